@@ -7,9 +7,10 @@ __all__ = ['LABELS', 'N_LABELS', 'CTCLIP_POS_WEIGHT', 'CTRATE_PREVALENCE', 'META
            'SPLITS', 'VolumeId', 'parse_volume_name', 'CTRateLayout', 'get_logger', 'atomic_write', 'save_text',
            'save_json', 'save_csv', 'save_npy', 'save_torch', 'save_nifti', 'seed_everything', 'seed_worker',
            'loader_seed_kwargs', 'pick_device', 'ConfigError', 'PathsConfig', 'SyntheticConfig', 'Config',
-           'expand_path', 'config_from_dict', 'load_config', 'config_to_dict', 'save_config', 'call_parse']
+           'expand_path', 'config_from_dict', 'load_config', 'default_config', 'config_to_dict', 'save_config',
+           'call_parse']
 
-# %% ../nbs/00_core.ipynb #1bdb1776
+# %% ../nbs/00_core.ipynb #794a49dd
 import argparse, contextlib, dataclasses, difflib, functools, inspect, json, logging, os, random, re, sys, types, uuid
 from dataclasses import dataclass, field, fields, is_dataclass, MISSING
 from pathlib import Path
@@ -22,7 +23,7 @@ import yaml
 from fastcore.docments import docments
 from fastcore.script import Param
 
-# %% ../nbs/00_core.ipynb #3a8697bf
+# %% ../nbs/00_core.ipynb #f46d4ccc
 LABELS = (
     'Medical material', 'Arterial wall calcification', 'Cardiomegaly', 'Pericardial effusion',
     'Coronary artery wall calcification', 'Hiatal hernia', 'Lymphadenopathy', 'Emphysema', 'Atelectasis',
@@ -31,13 +32,13 @@ LABELS = (
     'Interlobular septal thickening')
 N_LABELS = len(LABELS)
 
-# %% ../nbs/00_core.ipynb #de0bc3f9
+# %% ../nbs/00_core.ipynb #7d1caee0
 CTCLIP_POS_WEIGHT = (9.211362733, 2.384068466, 8.295479204, 32.8629776, 2.992233613, 6.064870808, 3.176470588,
                      4.187083754, 3.022222222, 1.216071737, 1.677849552, 3.152851834, 7.123261694, 18.16629381,
                      13.8480647, 6.335045662, 10.81701149, 13.40695067)
 CTRATE_PREVALENCE = {l: 1/(1+w) for l, w in zip(LABELS, CTCLIP_POS_WEIGHT)}
 
-# %% ../nbs/00_core.ipynb #f4cbb6b1
+# %% ../nbs/00_core.ipynb #9d377804
 METADATA_COLUMNS = (
     'VolumeName', 'Manufacturer', 'SeriesDescription', 'ManufacturerModelName', 'PatientSex', 'PatientAge',
     'ReconstructionDiameter', 'DistanceSourceToDetector', 'DistanceSourceToPatient', 'GantryDetectorTilt',
@@ -52,7 +53,7 @@ REPORT_COLUMNS = ('VolumeName', 'ClinicalInformation_EN', 'Technique_EN', 'Findi
 LABEL_COLUMNS = ('VolumeName', *LABELS)
 SPLITS = ('train', 'valid')
 
-# %% ../nbs/00_core.ipynb #479270ce
+# %% ../nbs/00_core.ipynb #fe3a369e
 _VOLUME_RE = re.compile(r'^(train|valid)_(\d+)_([a-z]+)_(\d+)(\.nii\.gz|\.nii)?$')
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def parse_volume_name(name:str, # e.g. 'valid_53_a_1.nii.gz', with or without th
     split, p, s, r, _ = m.groups()
     return VolumeId(split, int(p), s, int(r))
 
-# %% ../nbs/00_core.ipynb #53a244e3
+# %% ../nbs/00_core.ipynb #aa564754
 @dataclass
 class CTRateLayout:
     "Paths of CT-RATE's files under `root` (the folder that holds `dataset/`)."
@@ -108,7 +109,7 @@ class CTRateLayout:
         v = parse_volume_name(name)
         return self.volume_dir(v.split)/v.patient_id/v.scan_id/v.name
 
-# %% ../nbs/00_core.ipynb #340a3fd4
+# %% ../nbs/00_core.ipynb #53e02957
 def get_logger(name:str='ct_classifier', # module name; prefixed with `ct_classifier.` if it is not already
               ) -> logging.Logger:
     "A logger in the `ct_classifier` namespace that prints `time level name: message` to stderr once."
@@ -121,7 +122,7 @@ def get_logger(name:str='ct_classifier', # module name; prefixed with `ct_classi
         root.setLevel(logging.INFO)
     return logging.getLogger(name)
 
-# %% ../nbs/00_core.ipynb #792d0534
+# %% ../nbs/00_core.ipynb #188e95ee
 @contextlib.contextmanager
 def atomic_write(path:str|Path, # the file to create or replace
                  mode:str='w', # `'w'` for text, `'wb'` for bytes
@@ -140,7 +141,7 @@ def atomic_write(path:str|Path, # the file to create or replace
         with contextlib.suppress(FileNotFoundError): tmp.unlink()
         raise
 
-# %% ../nbs/00_core.ipynb #b31cc92f
+# %% ../nbs/00_core.ipynb #6f855ea7
 def save_text(text:str, path:str|Path) -> Path:
     "Write `text` to `path` atomically (UTF-8)."
     with atomic_write(path, 'w', encoding='utf-8') as f: f.write(text)
@@ -166,7 +167,7 @@ def save_torch(obj, path:str|Path) -> Path:
     with atomic_write(path, 'wb') as f: torch.save(obj, f)
     return Path(path)
 
-# %% ../nbs/00_core.ipynb #74706201
+# %% ../nbs/00_core.ipynb #3cddf5a3
 def save_nifti(arr:np.ndarray, # the voxel array, (X, Y, Z) as NIfTI stores it
                affine:np.ndarray, # 4x4 voxel-to-world (RAS+ mm) matrix
                path:str|Path, # ends in `.nii` or `.nii.gz`
@@ -188,7 +189,7 @@ def save_nifti(arr:np.ndarray, # the voxel array, (X, Y, Z) as NIfTI stores it
         raise
     return path
 
-# %% ../nbs/00_core.ipynb #8bda4b0a
+# %% ../nbs/00_core.ipynb #7558db30
 def seed_everything(seed:int=42, # one seed for Python, NumPy and PyTorch
                     deterministic:bool=False, # also ask PyTorch for deterministic kernels (slower on GPU)
                    ) -> torch.Generator: # a generator seeded with `seed`, for `DataLoader(generator=...)`
@@ -215,7 +216,7 @@ def loader_seed_kwargs(seed:int) -> dict:
     g.manual_seed(seed)
     return dict(generator=g, worker_init_fn=seed_worker)
 
-# %% ../nbs/00_core.ipynb #270545b2
+# %% ../nbs/00_core.ipynb #812e5ea0
 def _mps_available() -> bool:
     mps = getattr(torch.backends, 'mps', None)
     return bool(mps and mps.is_available())
@@ -238,11 +239,11 @@ def pick_device(prefer:str|None=None, # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'; 
     if dev.type == 'mps' and not _mps_available(): raise RuntimeError(f"device {prefer!r} asked for, but MPS is not available")
     return dev
 
-# %% ../nbs/00_core.ipynb #fdb0d26a
+# %% ../nbs/00_core.ipynb #932d68aa
 class ConfigError(ValueError):
     "A config that does not fit the schema; the message names the file and the dotted key."
 
-# %% ../nbs/00_core.ipynb #6d4d3ed8
+# %% ../nbs/00_core.ipynb #94f120c3
 @dataclass
 class PathsConfig:
     "Where data and results live; relative paths resolve against the config file's folder."
@@ -271,7 +272,7 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
-# %% ../nbs/00_core.ipynb #a2732918
+# %% ../nbs/00_core.ipynb #2ea0eb5d
 _ENV = re.compile(r'\$\{([^}]*)\}')
 
 @dataclass
@@ -341,7 +342,7 @@ def _build(cls, d, key, ctx):
         elif is_dataclass(hints[name]): kw[name] = _build(hints[name], {}, dotted(name), ctx)
     return cls(**kw)
 
-# %% ../nbs/00_core.ipynb #db2a30a3
+# %% ../nbs/00_core.ipynb #9f6ed176
 def config_from_dict(d:dict, # the parsed YAML
                      base_dir:str|Path='.', # folder relative paths resolve against
                      source:str='<dict>', # names the origin in error messages
@@ -367,7 +368,13 @@ def load_config(path:str|Path, # a YAML experiment file, e.g. `configs/demo.yaml
         node[last] = v
     return config_from_dict(d, path.parent.resolve(), str(path))
 
-# %% ../nbs/00_core.ipynb #8786656b
+# %% ../nbs/00_core.ipynb #50199b97
+def default_config(base_dir:str|Path='.', # folder the default relative paths resolve against
+                  ) -> Config:
+    "The embedded demo experiment (the same as `configs/demo.yaml`)."
+    return config_from_dict({'name': 'demo'}, Path(base_dir).resolve(), '<default config>')
+
+# %% ../nbs/00_core.ipynb #a11fbc6c
 def config_to_dict(cfg) -> dict:
     "A config dataclass as plain YAML-safe values (paths as strings, tuples as lists)."
     def conv(v):
@@ -382,7 +389,7 @@ def save_config(cfg, path:str|Path) -> Path:
     "Write a config as YAML atomically; `load_config` reads it back to an equal config."
     return save_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), path)
 
-# %% ../nbs/00_core.ipynb #ddc1c70b
+# %% ../nbs/00_core.ipynb #296a20dd
 def call_parse(func):
     "Decorator: make `func` a console script whose options are its parameters, spelled `--with-dashes`."
     def parser():
@@ -401,6 +408,10 @@ def call_parse(func):
     @functools.wraps(func)
     def _f(*args, **kwargs):
         if args or kwargs: return func(*args, **kwargs)
-        return func(**vars(parser().parse_args(sys.argv[1:])))
+        p = parser()
+        try: return func(**vars(p.parse_args(sys.argv[1:])))
+        except (ValueError, FileNotFoundError) as e: # bad input: say what is wrong, no traceback (CTC_DEBUG=1 for one)
+            if os.environ.get('CTC_DEBUG'): raise
+            p.exit(2, f'{func.__name__}: error: {e}\n')
     _f.parser = parser
     return _f
