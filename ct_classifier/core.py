@@ -4,13 +4,13 @@
 
 # %% auto #0
 __all__ = ['LABELS', 'N_LABELS', 'CTCLIP_POS_WEIGHT', 'CTRATE_PREVALENCE', 'METADATA_COLUMNS', 'REPORT_COLUMNS', 'LABEL_COLUMNS',
-           'SPLITS', 'VolumeId', 'parse_volume_name', 'CTRateLayout', 'get_logger', 'atomic_write', 'save_text',
-           'save_json', 'save_csv', 'save_npy', 'save_torch', 'save_nifti', 'seed_everything', 'seed_worker',
-           'loader_seed_kwargs', 'pick_device', 'ConfigError', 'PathsConfig', 'SyntheticConfig', 'Config',
-           'expand_path', 'config_from_dict', 'load_config', 'default_config', 'config_to_dict', 'save_config',
-           'call_parse']
+           'SPLITS', 'VolumeId', 'parse_volume_name', 'CTRateLayout', 'get_logger', 'atomic_path', 'atomic_write',
+           'save_text', 'save_json', 'save_csv', 'save_npy', 'save_torch', 'save_nifti', 'seed_everything',
+           'seed_worker', 'loader_seed_kwargs', 'pick_device', 'ConfigError', 'PathsConfig', 'SyntheticConfig',
+           'Config', 'expand_path', 'config_from_dict', 'load_config', 'default_config', 'config_to_dict',
+           'save_config', 'call_parse']
 
-# %% ../nbs/00_core.ipynb #794a49dd
+# %% ../nbs/00_core.ipynb #220dc63b
 import argparse, contextlib, dataclasses, difflib, functools, inspect, json, logging, os, random, re, sys, types, uuid
 from dataclasses import dataclass, field, fields, is_dataclass, MISSING
 from pathlib import Path
@@ -23,7 +23,7 @@ import yaml
 from fastcore.docments import docments
 from fastcore.script import Param
 
-# %% ../nbs/00_core.ipynb #f46d4ccc
+# %% ../nbs/00_core.ipynb #8cebcfc1
 LABELS = (
     'Medical material', 'Arterial wall calcification', 'Cardiomegaly', 'Pericardial effusion',
     'Coronary artery wall calcification', 'Hiatal hernia', 'Lymphadenopathy', 'Emphysema', 'Atelectasis',
@@ -32,13 +32,13 @@ LABELS = (
     'Interlobular septal thickening')
 N_LABELS = len(LABELS)
 
-# %% ../nbs/00_core.ipynb #7d1caee0
+# %% ../nbs/00_core.ipynb #0f8f84bf
 CTCLIP_POS_WEIGHT = (9.211362733, 2.384068466, 8.295479204, 32.8629776, 2.992233613, 6.064870808, 3.176470588,
                      4.187083754, 3.022222222, 1.216071737, 1.677849552, 3.152851834, 7.123261694, 18.16629381,
                      13.8480647, 6.335045662, 10.81701149, 13.40695067)
 CTRATE_PREVALENCE = {l: 1/(1+w) for l, w in zip(LABELS, CTCLIP_POS_WEIGHT)}
 
-# %% ../nbs/00_core.ipynb #9d377804
+# %% ../nbs/00_core.ipynb #7278e294
 METADATA_COLUMNS = (
     'VolumeName', 'Manufacturer', 'SeriesDescription', 'ManufacturerModelName', 'PatientSex', 'PatientAge',
     'ReconstructionDiameter', 'DistanceSourceToDetector', 'DistanceSourceToPatient', 'GantryDetectorTilt',
@@ -53,7 +53,7 @@ REPORT_COLUMNS = ('VolumeName', 'ClinicalInformation_EN', 'Technique_EN', 'Findi
 LABEL_COLUMNS = ('VolumeName', *LABELS)
 SPLITS = ('train', 'valid')
 
-# %% ../nbs/00_core.ipynb #fe3a369e
+# %% ../nbs/00_core.ipynb #251c3aeb
 _VOLUME_RE = re.compile(r'^(train|valid)_(\d+)_([a-z]+)_(\d+)(\.nii\.gz|\.nii)?$')
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def parse_volume_name(name:str, # e.g. 'valid_53_a_1.nii.gz', with or without th
     split, p, s, r, _ = m.groups()
     return VolumeId(split, int(p), s, int(r))
 
-# %% ../nbs/00_core.ipynb #aa564754
+# %% ../nbs/00_core.ipynb #eed7bc47
 @dataclass
 class CTRateLayout:
     "Paths of CT-RATE's files under `root` (the folder that holds `dataset/`)."
@@ -109,7 +109,7 @@ class CTRateLayout:
         v = parse_volume_name(name)
         return self.volume_dir(v.split)/v.patient_id/v.scan_id/v.name
 
-# %% ../nbs/00_core.ipynb #53e02957
+# %% ../nbs/00_core.ipynb #fa7d5bb5
 def get_logger(name:str='ct_classifier', # module name; prefixed with `ct_classifier.` if it is not already
               ) -> logging.Logger:
     "A logger in the `ct_classifier` namespace that prints `time level name: message` to stderr once."
@@ -122,26 +122,33 @@ def get_logger(name:str='ct_classifier', # module name; prefixed with `ct_classi
         root.setLevel(logging.INFO)
     return logging.getLogger(name)
 
-# %% ../nbs/00_core.ipynb #188e95ee
+# %% ../nbs/00_core.ipynb #83279c67
 @contextlib.contextmanager
-def atomic_write(path:str|Path, # the file to create or replace
-                 mode:str='w', # `'w'` for text, `'wb'` for bytes
-                 **kwargs): # passed to `open`, e.g. `newline=''`
-    "Context manager yielding a file object whose content replaces `path` only if the block finishes."
+def atomic_path(path:str|Path, # the file to create or replace
+                suffix:str='', # ending of the temporary name, for writers that go by extension (e.g. '.nii.gz')
+               ):
+    "Context manager yielding a temporary path beside `path`, moved over `path` only if the block finishes."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp')
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{suffix}')
     try:
-        with open(tmp, mode.replace('w', 'x'), **kwargs) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError): tmp.unlink()
         raise
 
-# %% ../nbs/00_core.ipynb #6f855ea7
+@contextlib.contextmanager
+def atomic_write(path:str|Path, # the file to create or replace
+                 mode:str='w', # `'w'` for text, `'wb'` for bytes
+                 **kwargs): # passed to `open`, e.g. `newline=''`
+    "Context manager yielding a file object whose content replaces `path` only if the block finishes."
+    with atomic_path(path) as tmp, open(tmp, mode.replace('w', 'x'), **kwargs) as f:
+        yield f
+        f.flush()
+        os.fsync(f.fileno())
+
+# %% ../nbs/00_core.ipynb #54eb6dde
 def save_text(text:str, path:str|Path) -> Path:
     "Write `text` to `path` atomically (UTF-8)."
     with atomic_write(path, 'w', encoding='utf-8') as f: f.write(text)
@@ -167,7 +174,7 @@ def save_torch(obj, path:str|Path) -> Path:
     with atomic_write(path, 'wb') as f: torch.save(obj, f)
     return Path(path)
 
-# %% ../nbs/00_core.ipynb #3cddf5a3
+# %% ../nbs/00_core.ipynb #f62c1569
 def save_nifti(arr:np.ndarray, # the voxel array, (X, Y, Z) as NIfTI stores it
                affine:np.ndarray, # 4x4 voxel-to-world (RAS+ mm) matrix
                path:str|Path, # ends in `.nii` or `.nii.gz`
@@ -178,18 +185,10 @@ def save_nifti(arr:np.ndarray, # the voxel array, (X, Y, Z) as NIfTI stores it
     img = nib.Nifti1Image(arr, affine)
     img.header.set_xyzt_units('mm')
     img.set_qform(affine, code=1); img.set_sform(affine, code=1)
-    ext = '.nii.gz' if path.name.endswith('.nii.gz') else '.nii'
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{ext}')
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        nib.save(img, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError): tmp.unlink()
-        raise
+    with atomic_path(path, '.nii.gz' if path.name.endswith('.nii.gz') else '.nii') as tmp: nib.save(img, tmp)
     return path
 
-# %% ../nbs/00_core.ipynb #7558db30
+# %% ../nbs/00_core.ipynb #bec2fc52
 def seed_everything(seed:int=42, # one seed for Python, NumPy and PyTorch
                     deterministic:bool=False, # also ask PyTorch for deterministic kernels (slower on GPU)
                    ) -> torch.Generator: # a generator seeded with `seed`, for `DataLoader(generator=...)`
@@ -216,7 +215,7 @@ def loader_seed_kwargs(seed:int) -> dict:
     g.manual_seed(seed)
     return dict(generator=g, worker_init_fn=seed_worker)
 
-# %% ../nbs/00_core.ipynb #812e5ea0
+# %% ../nbs/00_core.ipynb #841fbe1f
 def _mps_available() -> bool:
     mps = getattr(torch.backends, 'mps', None)
     return bool(mps and mps.is_available())
@@ -239,11 +238,11 @@ def pick_device(prefer:str|None=None, # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'; 
     if dev.type == 'mps' and not _mps_available(): raise RuntimeError(f"device {prefer!r} asked for, but MPS is not available")
     return dev
 
-# %% ../nbs/00_core.ipynb #932d68aa
+# %% ../nbs/00_core.ipynb #7f276680
 class ConfigError(ValueError):
     "A config that does not fit the schema; the message names the file and the dotted key."
 
-# %% ../nbs/00_core.ipynb #94f120c3
+# %% ../nbs/00_core.ipynb #757f7775
 @dataclass
 class PathsConfig:
     "Where data and results live; relative paths resolve against the config file's folder."
@@ -272,7 +271,7 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
-# %% ../nbs/00_core.ipynb #2ea0eb5d
+# %% ../nbs/00_core.ipynb #9e2afb53
 _ENV = re.compile(r'\$\{([^}]*)\}')
 
 @dataclass
@@ -342,7 +341,7 @@ def _build(cls, d, key, ctx):
         elif is_dataclass(hints[name]): kw[name] = _build(hints[name], {}, dotted(name), ctx)
     return cls(**kw)
 
-# %% ../nbs/00_core.ipynb #9f6ed176
+# %% ../nbs/00_core.ipynb #66937290
 def config_from_dict(d:dict, # the parsed YAML
                      base_dir:str|Path='.', # folder relative paths resolve against
                      source:str='<dict>', # names the origin in error messages
@@ -368,13 +367,13 @@ def load_config(path:str|Path, # a YAML experiment file, e.g. `configs/demo.yaml
         node[last] = v
     return config_from_dict(d, path.parent.resolve(), str(path))
 
-# %% ../nbs/00_core.ipynb #50199b97
+# %% ../nbs/00_core.ipynb #e19ae451
 def default_config(base_dir:str|Path='.', # folder the default relative paths resolve against
                   ) -> Config:
     "The embedded demo experiment (the same as `configs/demo.yaml`)."
     return config_from_dict({'name': 'demo'}, Path(base_dir).resolve(), '<default config>')
 
-# %% ../nbs/00_core.ipynb #a11fbc6c
+# %% ../nbs/00_core.ipynb #f6124388
 def config_to_dict(cfg) -> dict:
     "A config dataclass as plain YAML-safe values (paths as strings, tuples as lists)."
     def conv(v):
@@ -389,7 +388,7 @@ def save_config(cfg, path:str|Path) -> Path:
     "Write a config as YAML atomically; `load_config` reads it back to an equal config."
     return save_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), path)
 
-# %% ../nbs/00_core.ipynb #296a20dd
+# %% ../nbs/00_core.ipynb #7f8c865b
 def call_parse(func):
     "Decorator: make `func` a console script whose options are its parameters, spelled `--with-dashes`."
     def parser():
