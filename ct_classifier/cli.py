@@ -5,26 +5,32 @@
 # %% auto #0
 __all__ = ['run_demo', 'ctc_demo']
 
-# %% ../nbs/09_cli.ipynb #678b8d3b
+# %% ../nbs/09_cli.ipynb #1d064ea4
 from pathlib import Path
 from fastcore.script import Param
 
 from .core import Config, call_parse, default_config, get_logger, load_config, seed_everything
 from .synthetic import make_synthetic_ct_rate
+from .cleaning import clean_and_prepare_data
+from .sampling import write_splits
 
-# %% ../nbs/09_cli.ipynb #7fb18d1d
+# %% ../nbs/09_cli.ipynb #e9247b31
 def run_demo(cfg:Config|None=None, # the experiment; default: the embedded demo config in the working directory
              progress:bool=True, # show progress bars
             ) -> dict: # what each stage produced, by stage name
-    "Run the pipeline's main job on `cfg`: today, make (or resume) the synthetic CT-RATE."
+    "Run the pipeline's main job on `cfg`: the synthetic CT-RATE, the master list, the split files."
     cfg = cfg or default_config()
     seed_everything(cfg.seed)
-    s = cfg.synthetic
-    synth = make_synthetic_ct_rate(cfg.paths.data_root, s.n_train_patients, s.n_valid_patients, s.shape, s.seed,
-                                   s.metadata_only, s.difficulty, s.layout, progress=progress)
-    return {'synthetic': synth}
+    s, sp = cfg.synthetic, cfg.sampling
+    out = {'synthetic': make_synthetic_ct_rate(cfg.paths.data_root, s.n_train_patients, s.n_valid_patients, s.shape,
+                                               s.seed, s.metadata_only, s.difficulty, s.layout, progress=progress)}
+    if out['synthetic'].failed: return out
+    out['cleaning'] = clean_and_prepare_data(cfg)
+    out['sampling'] = write_splits(out['cleaning'].master, cfg.paths.splits_dir, sp.fraction, sp.seed,
+                                   sp.hpo_fractions).to_string(index=False)
+    return out
 
-# %% ../nbs/09_cli.ipynb #51344053
+# %% ../nbs/09_cli.ipynb #80a52d96
 @call_parse
 def ctc_demo(config:Param('YAML experiment config (default: the embedded demo experiment, paths in the current folder)', str)=None):
     "Run the main job on the synthetic CT-RATE and print what each stage produced."

@@ -7,10 +7,10 @@ __all__ = ['LABELS', 'N_LABELS', 'CTCLIP_POS_WEIGHT', 'CTRATE_PREVALENCE', 'META
            'SPLITS', 'VolumeId', 'parse_volume_name', 'CTRateLayout', 'get_logger', 'atomic_path', 'atomic_write',
            'save_text', 'save_json', 'save_csv', 'save_npy', 'save_torch', 'save_nifti', 'seed_everything',
            'seed_worker', 'loader_seed_kwargs', 'pick_device', 'ConfigError', 'PathsConfig', 'SyntheticConfig',
-           'Config', 'expand_path', 'config_from_dict', 'load_config', 'default_config', 'config_to_dict',
-           'save_config', 'call_parse']
+           'CleaningConfig', 'SamplingConfig', 'Config', 'expand_path', 'config_from_dict', 'load_config',
+           'default_config', 'config_to_dict', 'save_config', 'call_parse']
 
-# %% ../nbs/00_core.ipynb #220dc63b
+# %% ../nbs/00_core.ipynb #3c28c065
 import argparse, contextlib, dataclasses, difflib, functools, inspect, json, logging, os, random, re, sys, types, uuid
 from dataclasses import dataclass, field, fields, is_dataclass, MISSING
 from pathlib import Path
@@ -23,7 +23,7 @@ import yaml
 from fastcore.docments import docments
 from fastcore.script import Param
 
-# %% ../nbs/00_core.ipynb #8cebcfc1
+# %% ../nbs/00_core.ipynb #b969db11
 LABELS = (
     'Medical material', 'Arterial wall calcification', 'Cardiomegaly', 'Pericardial effusion',
     'Coronary artery wall calcification', 'Hiatal hernia', 'Lymphadenopathy', 'Emphysema', 'Atelectasis',
@@ -32,13 +32,13 @@ LABELS = (
     'Interlobular septal thickening')
 N_LABELS = len(LABELS)
 
-# %% ../nbs/00_core.ipynb #0f8f84bf
+# %% ../nbs/00_core.ipynb #5ef296f0
 CTCLIP_POS_WEIGHT = (9.211362733, 2.384068466, 8.295479204, 32.8629776, 2.992233613, 6.064870808, 3.176470588,
                      4.187083754, 3.022222222, 1.216071737, 1.677849552, 3.152851834, 7.123261694, 18.16629381,
                      13.8480647, 6.335045662, 10.81701149, 13.40695067)
 CTRATE_PREVALENCE = {l: 1/(1+w) for l, w in zip(LABELS, CTCLIP_POS_WEIGHT)}
 
-# %% ../nbs/00_core.ipynb #7278e294
+# %% ../nbs/00_core.ipynb #d109011a
 METADATA_COLUMNS = (
     'VolumeName', 'Manufacturer', 'SeriesDescription', 'ManufacturerModelName', 'PatientSex', 'PatientAge',
     'ReconstructionDiameter', 'DistanceSourceToDetector', 'DistanceSourceToPatient', 'GantryDetectorTilt',
@@ -53,7 +53,7 @@ REPORT_COLUMNS = ('VolumeName', 'ClinicalInformation_EN', 'Technique_EN', 'Findi
 LABEL_COLUMNS = ('VolumeName', *LABELS)
 SPLITS = ('train', 'valid')
 
-# %% ../nbs/00_core.ipynb #251c3aeb
+# %% ../nbs/00_core.ipynb #8093a1b0
 _VOLUME_RE = re.compile(r'^(train|valid)_(\d+)_([a-z]+)_(\d+)(\.nii\.gz|\.nii)?$')
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def parse_volume_name(name:str, # e.g. 'valid_53_a_1.nii.gz', with or without th
     split, p, s, r, _ = m.groups()
     return VolumeId(split, int(p), s, int(r))
 
-# %% ../nbs/00_core.ipynb #eed7bc47
+# %% ../nbs/00_core.ipynb #67b635ce
 @dataclass
 class CTRateLayout:
     "Paths of CT-RATE's files under `root` (the folder that holds `dataset/`)."
@@ -109,7 +109,7 @@ class CTRateLayout:
         v = parse_volume_name(name)
         return self.volume_dir(v.split)/v.patient_id/v.scan_id/v.name
 
-# %% ../nbs/00_core.ipynb #fa7d5bb5
+# %% ../nbs/00_core.ipynb #9ceb137d
 def get_logger(name:str='ct_classifier', # module name; prefixed with `ct_classifier.` if it is not already
               ) -> logging.Logger:
     "A logger in the `ct_classifier` namespace that prints `time level name: message` to stderr once."
@@ -122,7 +122,7 @@ def get_logger(name:str='ct_classifier', # module name; prefixed with `ct_classi
         root.setLevel(logging.INFO)
     return logging.getLogger(name)
 
-# %% ../nbs/00_core.ipynb #83279c67
+# %% ../nbs/00_core.ipynb #e3daf1e1
 @contextlib.contextmanager
 def atomic_path(path:str|Path, # the file to create or replace
                 suffix:str='', # ending of the temporary name, for writers that go by extension (e.g. '.nii.gz')
@@ -148,7 +148,7 @@ def atomic_write(path:str|Path, # the file to create or replace
         f.flush()
         os.fsync(f.fileno())
 
-# %% ../nbs/00_core.ipynb #54eb6dde
+# %% ../nbs/00_core.ipynb #dc1e8bbc
 def save_text(text:str, path:str|Path) -> Path:
     "Write `text` to `path` atomically (UTF-8)."
     with atomic_write(path, 'w', encoding='utf-8') as f: f.write(text)
@@ -174,7 +174,7 @@ def save_torch(obj, path:str|Path) -> Path:
     with atomic_write(path, 'wb') as f: torch.save(obj, f)
     return Path(path)
 
-# %% ../nbs/00_core.ipynb #f62c1569
+# %% ../nbs/00_core.ipynb #8cd7ca86
 def save_nifti(arr:np.ndarray, # the voxel array, (X, Y, Z) as NIfTI stores it
                affine:np.ndarray, # 4x4 voxel-to-world (RAS+ mm) matrix
                path:str|Path, # ends in `.nii` or `.nii.gz`
@@ -188,7 +188,7 @@ def save_nifti(arr:np.ndarray, # the voxel array, (X, Y, Z) as NIfTI stores it
     with atomic_path(path, '.nii.gz' if path.name.endswith('.nii.gz') else '.nii') as tmp: nib.save(img, tmp)
     return path
 
-# %% ../nbs/00_core.ipynb #bec2fc52
+# %% ../nbs/00_core.ipynb #0c63cce6
 def seed_everything(seed:int=42, # one seed for Python, NumPy and PyTorch
                     deterministic:bool=False, # also ask PyTorch for deterministic kernels (slower on GPU)
                    ) -> torch.Generator: # a generator seeded with `seed`, for `DataLoader(generator=...)`
@@ -215,7 +215,7 @@ def loader_seed_kwargs(seed:int) -> dict:
     g.manual_seed(seed)
     return dict(generator=g, worker_init_fn=seed_worker)
 
-# %% ../nbs/00_core.ipynb #841fbe1f
+# %% ../nbs/00_core.ipynb #9823d111
 def _mps_available() -> bool:
     mps = getattr(torch.backends, 'mps', None)
     return bool(mps and mps.is_available())
@@ -238,11 +238,11 @@ def pick_device(prefer:str|None=None, # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'; 
     if dev.type == 'mps' and not _mps_available(): raise RuntimeError(f"device {prefer!r} asked for, but MPS is not available")
     return dev
 
-# %% ../nbs/00_core.ipynb #7f276680
+# %% ../nbs/00_core.ipynb #d5f7774c
 class ConfigError(ValueError):
     "A config that does not fit the schema; the message names the file and the dotted key."
 
-# %% ../nbs/00_core.ipynb #757f7775
+# %% ../nbs/00_core.ipynb #148607c9
 @dataclass
 class PathsConfig:
     "Where data and results live; relative paths resolve against the config file's folder."
@@ -250,6 +250,7 @@ class PathsConfig:
     splits_dir: Path = Path('data/splits') # stratified split files
     cache_dir: Path = Path('data/cache') # preprocessed-volume cache
     output_dir: Path = Path('output') # run folders
+    master_csv: Path = Path('data/master.csv') # the cleaned master list (one row per kept volume)
 
 @dataclass
 class SyntheticConfig:
@@ -263,6 +264,27 @@ class SyntheticConfig:
     layout: Literal['fixed', 'raw'] = 'fixed' # 'fixed': CT-RATE v2 `*_fixed` HU files; 'raw': v1 stored values
 
 @dataclass
+class CleaningConfig:
+    "Which cleaning rules to apply to CT-RATE's tables (see `ct_classifier.cleaning`)."
+    drop_missing_text: bool = True # drop records whose report text is missing, empty or "Not given."
+    text_sections: list[str] = field(default_factory=lambda: ['Findings_EN', 'Impressions_EN']) # sections that must all have text
+    one_reconstruction_per_scan: bool = True # keep one reconstruction of each scan
+    reconstruction: int = 1 # the reconstruction kept (1: the `*_1.nii.gz` files)
+    one_study_per_patient: bool = True # keep one scan (study) per patient: the earliest scan letter left
+    exclusions: bool = False # drop whole patients that are on the lists below
+    exclude_manual_labels: bool = True # the manual-label gold set (kept aside for evaluation)
+    exclude_no_chest: bool = True # patients with a non-chest scan (`no_chest_*.txt`)
+    exclude_missing_z_spacing: bool = True # patients with a volume whose metadata has no ZSpacing
+    extra_exclusion_lists: list[Path] = field(default_factory=list) # text files of volume names or patient ids
+
+@dataclass
+class SamplingConfig:
+    "How the split files are sampled (see `ct_classifier.sampling`)."
+    fraction: float = 1.0 # share of each split's patients in the split files (0.15 for prototyping)
+    seed: int = 0 # stratification seed
+    hpo_fractions: list[float] = field(default_factory=lambda: [0.5, 0.2, 0.05]) # nested HPO subsets of the split files
+
+@dataclass
 class Config:
     "One experiment: a name, a seed, a device and one section per pipeline stage."
     name: str # experiment name (required); names run folders
@@ -270,8 +292,10 @@ class Config:
     device: str = 'auto' # see `pick_device`
     paths: PathsConfig = field(default_factory=PathsConfig)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    cleaning: CleaningConfig = field(default_factory=CleaningConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
 
-# %% ../nbs/00_core.ipynb #9e2afb53
+# %% ../nbs/00_core.ipynb #6403a8f9
 _ENV = re.compile(r'\$\{([^}]*)\}')
 
 @dataclass
@@ -341,7 +365,7 @@ def _build(cls, d, key, ctx):
         elif is_dataclass(hints[name]): kw[name] = _build(hints[name], {}, dotted(name), ctx)
     return cls(**kw)
 
-# %% ../nbs/00_core.ipynb #66937290
+# %% ../nbs/00_core.ipynb #f94e864f
 def config_from_dict(d:dict, # the parsed YAML
                      base_dir:str|Path='.', # folder relative paths resolve against
                      source:str='<dict>', # names the origin in error messages
@@ -367,13 +391,13 @@ def load_config(path:str|Path, # a YAML experiment file, e.g. `configs/demo.yaml
         node[last] = v
     return config_from_dict(d, path.parent.resolve(), str(path))
 
-# %% ../nbs/00_core.ipynb #e19ae451
+# %% ../nbs/00_core.ipynb #72d43665
 def default_config(base_dir:str|Path='.', # folder the default relative paths resolve against
                   ) -> Config:
     "The embedded demo experiment (the same as `configs/demo.yaml`)."
     return config_from_dict({'name': 'demo'}, Path(base_dir).resolve(), '<default config>')
 
-# %% ../nbs/00_core.ipynb #f6124388
+# %% ../nbs/00_core.ipynb #06517baa
 def config_to_dict(cfg) -> dict:
     "A config dataclass as plain YAML-safe values (paths as strings, tuples as lists)."
     def conv(v):
@@ -388,7 +412,7 @@ def save_config(cfg, path:str|Path) -> Path:
     "Write a config as YAML atomically; `load_config` reads it back to an equal config."
     return save_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), path)
 
-# %% ../nbs/00_core.ipynb #7f8c865b
+# %% ../nbs/00_core.ipynb #3764d567
 def call_parse(func):
     "Decorator: make `func` a console script whose options are its parameters, spelled `--with-dashes`."
     def parser():
@@ -396,6 +420,7 @@ def call_parse(func):
         for k, v in docments(func, full=True, returns=False, eval_str=True).items():
             param = v.anno if isinstance(v.anno, Param) else Param(v.docment or '', None if v.anno is inspect.Parameter.empty else v.anno)
             param.set_default(v.default)
+            if param.required: param.opt = True # `Param(..., required=True)`: a required --option, not a positional
             kw = param.kwargs
             if not param.opt: p.add_argument(k, **kw)
             else:
