@@ -7,7 +7,7 @@ __all__ = ['METADATA_REQUIRED', 'MASTER_COLUMNS', 'SchemaError', 'parse_xy_spaci
            'read_labels', 'volume_table', 'load_split', 'read_patient_list', 'exclusion_lists', 'CleaningResult',
            'clean_and_prepare_data', 'ctc_clean']
 
-# %% ../nbs/01_cleaning.ipynb #a38ceca5
+# %% ../nbs/01_cleaning.ipynb #316719e4
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ from fastcore.script import Param, store_true
 from .core import (LABELS, METADATA_COLUMNS, REPORT_COLUMNS, SPLITS, CTRateLayout, CleaningConfig,
                                 Config, call_parse, default_config, get_logger, load_config, parse_volume_name, save_csv)
 
-# %% ../nbs/01_cleaning.ipynb #18b9f6f3
+# %% ../nbs/01_cleaning.ipynb #5bbc61d4
 class SchemaError(ValueError):
     "A CT-RATE table that does not fit the expected schema; the message names the file, the line and the problem."
 
@@ -46,7 +46,7 @@ def _read_csv(path, required, what):
         raise SchemaError(f'{path}, line {_line(i)}: duplicate VolumeName {names.iloc[i]!r} (first on line {_line(first)})')
     return df
 
-# %% ../nbs/01_cleaning.ipynb #a8898608
+# %% ../nbs/01_cleaning.ipynb #14ca7455
 _FLOAT = r'\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*'
 _XY = re.compile(rf'^\[{_FLOAT},{_FLOAT}\]$')
 
@@ -64,7 +64,7 @@ def parse_age(value) -> float:
     if not m: raise ValueError(f"bad PatientAge {value!r}: expected a DICOM age such as '036Y'")
     return int(m.group(1))/{'Y': 1, '': 1, 'M': 12, 'W': 52.1775, 'D': 365.25}[m.group(2)]
 
-# %% ../nbs/01_cleaning.ipynb #391557b8
+# %% ../nbs/01_cleaning.ipynb #02132da5
 METADATA_REQUIRED = ('VolumeName', 'XYSpacing', 'ZSpacing', 'RescaleIntercept', 'RescaleSlope')
 
 def read_metadata(path:str|Path, # `train_metadata.csv` or `validation_metadata.csv`
@@ -110,7 +110,7 @@ def read_labels(path:str|Path, # `train_predicted_labels.csv`, `valid_predicted_
         df[l] = v.astype(np.uint8)
     return df[['VolumeName', *LABELS]]
 
-# %% ../nbs/01_cleaning.ipynb #635be5f8
+# %% ../nbs/01_cleaning.ipynb #f015db31
 def volume_table(names:pd.Series, # VolumeName values, already checked by a reader
                 ) -> pd.DataFrame: # split, patient_id, scan_id, patient, scan, reconstruction
     "Vectorised `parse_volume_name` for a column of checked names."
@@ -121,7 +121,7 @@ def volume_table(names:pd.Series, # VolumeName values, already checked by a read
     p.insert(2, 'scan_id', p.patient_id + '_' + p.scan)
     return p
 
-# %% ../nbs/01_cleaning.ipynb #3444cf9a
+# %% ../nbs/01_cleaning.ipynb #c8be9fa6
 _META_KEEP = ['VolumeName', 'xy_spacing', 'z_spacing', 'RescaleSlope', 'RescaleIntercept', 'age', 'PatientSex']
 
 def load_split(layout:CTRateLayout, # where CT-RATE lives
@@ -148,7 +148,7 @@ def load_split(layout:CTRateLayout, # where CT-RATE lives
     df = lab.merge(meta[cols], on='VolumeName', validate='1:1').merge(rep, on='VolumeName', validate='1:1')
     return pd.concat([volume_table(df.VolumeName), df], axis=1)
 
-# %% ../nbs/01_cleaning.ipynb #f8fd0533
+# %% ../nbs/01_cleaning.ipynb #4da02dae
 _PATIENT = re.compile(r'^(train|valid)_(\d+)$')
 
 def read_patient_list(path:str|Path, # a text file: one volume name or patient id per line
@@ -166,7 +166,7 @@ def read_patient_list(path:str|Path, # a text file: one volume name or patient i
                                              "(e.g. 'train_12_a_1.nii.gz' or 'train_12')") from None
     return out
 
-# %% ../nbs/01_cleaning.ipynb #8069d698
+# %% ../nbs/01_cleaning.ipynb #319f7484
 def exclusion_lists(layout:CTRateLayout, # where CT-RATE lives
                     cfg:CleaningConfig, # which lists are switched on
                    ) -> dict[str, set[str]]: # list name → patient ids
@@ -186,7 +186,7 @@ def exclusion_lists(layout:CTRateLayout, # where CT-RATE lives
     for p in cfg.extra_exclusion_lists: lists[f'list {Path(p).name}'] = read_patient_list(p)
     return lists
 
-# %% ../nbs/01_cleaning.ipynb #715cd7e5
+# %% ../nbs/01_cleaning.ipynb #952a12a2
 def _scan_rank(scan:pd.Series) -> pd.Series:
     "Order of scan letters: a < b < ... < z < aa (shorter first, then alphabetical)."
     return scan.str.len()*1000 + scan.map(lambda s: sum((ord(c) - 96)*27**i for i, c in enumerate(reversed(s))))
@@ -211,13 +211,13 @@ class CleaningResult:
             prev = first.records
             for r in g.itertuples():
                 delta = f'(−{prev - r.records:,})' if r.records < prev else ''
-                out.append(f'  {r.step:<52} {r.records:>8,} records {delta:<10} {r.patients:>7,} patients')
+                out.append(f'  {r.step:<56} {r.records:>7,} records {delta:<10} {r.patients:>7,} patients')
                 prev = r.records
         if self.path: out.append(f'master list: {self.path}')
         return '\n'.join(out)
     __repr__ = __str__
 
-# %% ../nbs/01_cleaning.ipynb #b1186cae
+# %% ../nbs/01_cleaning.ipynb #f8ac44a8
 MASTER_COLUMNS = ['VolumeName', 'split', 'patient_id', 'scan_id', 'reconstruction', *LABELS,
                   'xy_spacing', 'z_spacing', 'RescaleSlope', 'RescaleIntercept', 'age', 'PatientSex']
 
@@ -259,7 +259,7 @@ def clean_and_prepare_data(cfg:Config|None=None, # experiment config: `paths.dat
         save_csv(master, path)
     return CleaningResult(master, pd.DataFrame(steps), path)
 
-# %% ../nbs/01_cleaning.ipynb #6c23c113
+# %% ../nbs/01_cleaning.ipynb #66391b69
 @call_parse
 def ctc_clean(data_root:Param('CT-RATE root (the folder that holds dataset/)', str, required=True)=None,
               out:Param('where to write the master list (CSV)', str, required=True)=None,

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['run_demo', 'ctc_demo']
 
-# %% ../nbs/09_cli.ipynb #1d064ea4
+# %% ../nbs/09_cli.ipynb #17a8b1ca
 from pathlib import Path
 from fastcore.script import Param
 
@@ -14,7 +14,7 @@ from .synthetic import make_synthetic_ct_rate
 from .cleaning import clean_and_prepare_data
 from .sampling import write_splits
 
-# %% ../nbs/09_cli.ipynb #e9247b31
+# %% ../nbs/09_cli.ipynb #79216e05
 def run_demo(cfg:Config|None=None, # the experiment; default: the embedded demo config in the working directory
              progress:bool=True, # show progress bars
             ) -> dict: # what each stage produced, by stage name
@@ -30,7 +30,7 @@ def run_demo(cfg:Config|None=None, # the experiment; default: the embedded demo 
                                    sp.hpo_fractions).to_string(index=False)
     return out
 
-# %% ../nbs/09_cli.ipynb #80a52d96
+# %% ../nbs/09_cli.ipynb #dcf3301b
 @call_parse
 def ctc_demo(config:Param('YAML experiment config (default: the embedded demo experiment, paths in the current folder)', str)=None):
     "Run the main job on the synthetic CT-RATE and print what each stage produced."

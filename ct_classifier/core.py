@@ -10,7 +10,7 @@ __all__ = ['LABELS', 'N_LABELS', 'CTCLIP_POS_WEIGHT', 'CTRATE_PREVALENCE', 'META
            'CleaningConfig', 'SamplingConfig', 'Config', 'expand_path', 'config_from_dict', 'load_config',
            'default_config', 'config_to_dict', 'save_config', 'call_parse']
 
-# %% ../nbs/00_core.ipynb #3c28c065
+# %% ../nbs/00_core.ipynb #e4d0feb3
 import argparse, contextlib, dataclasses, difflib, functools, inspect, json, logging, os, random, re, sys, types, uuid
 from dataclasses import dataclass, field, fields, is_dataclass, MISSING
 from pathlib import Path
@@ -23,7 +23,7 @@ import yaml
 from fastcore.docments import docments
 from fastcore.script import Param
 
-# %% ../nbs/00_core.ipynb #b969db11
+# %% ../nbs/00_core.ipynb #b6722ca2
 LABELS = (
     'Medical material', 'Arterial wall calcification', 'Cardiomegaly', 'Pericardial effusion',
     'Coronary artery wall calcification', 'Hiatal hernia', 'Lymphadenopathy', 'Emphysema', 'Atelectasis',
@@ -32,13 +32,13 @@ LABELS = (
     'Interlobular septal thickening')
 N_LABELS = len(LABELS)
 
-# %% ../nbs/00_core.ipynb #5ef296f0
+# %% ../nbs/00_core.ipynb #b0a12d17
 CTCLIP_POS_WEIGHT = (9.211362733, 2.384068466, 8.295479204, 32.8629776, 2.992233613, 6.064870808, 3.176470588,
                      4.187083754, 3.022222222, 1.216071737, 1.677849552, 3.152851834, 7.123261694, 18.16629381,
                      13.8480647, 6.335045662, 10.81701149, 13.40695067)
 CTRATE_PREVALENCE = {l: 1/(1+w) for l, w in zip(LABELS, CTCLIP_POS_WEIGHT)}
 
-# %% ../nbs/00_core.ipynb #d109011a
+# %% ../nbs/00_core.ipynb #644637e7
 METADATA_COLUMNS = (
     'VolumeName', 'Manufacturer', 'SeriesDescription', 'ManufacturerModelName', 'PatientSex', 'PatientAge',
     'ReconstructionDiameter', 'DistanceSourceToDetector', 'DistanceSourceToPatient', 'GantryDetectorTilt',
@@ -53,7 +53,7 @@ REPORT_COLUMNS = ('VolumeName', 'ClinicalInformation_EN', 'Technique_EN', 'Findi
 LABEL_COLUMNS = ('VolumeName', *LABELS)
 SPLITS = ('train', 'valid')
 
-# %% ../nbs/00_core.ipynb #8093a1b0
+# %% ../nbs/00_core.ipynb #3ceed819
 _VOLUME_RE = re.compile(r'^(train|valid)_(\d+)_([a-z]+)_(\d+)(\.nii\.gz|\.nii)?$')
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def parse_volume_name(name:str, # e.g. 'valid_53_a_1.nii.gz', with or without th
     split, p, s, r, _ = m.groups()
     return VolumeId(split, int(p), s, int(r))
 
-# %% ../nbs/00_core.ipynb #67b635ce
+# %% ../nbs/00_core.ipynb #980a847d
 @dataclass
 class CTRateLayout:
     "Paths of CT-RATE's files under `root` (the folder that holds `dataset/`)."
@@ -109,7 +109,7 @@ class CTRateLayout:
         v = parse_volume_name(name)
         return self.volume_dir(v.split)/v.patient_id/v.scan_id/v.name
 
-# %% ../nbs/00_core.ipynb #9ceb137d
+# %% ../nbs/00_core.ipynb #c713568a
 def get_logger(name:str='ct_classifier', # module name; prefixed with `ct_classifier.` if it is not already
               ) -> logging.Logger:
     "A logger in the `ct_classifier` namespace that prints `time level name: message` to stderr once."
@@ -122,7 +122,7 @@ def get_logger(name:str='ct_classifier', # module name; prefixed with `ct_classi
         root.setLevel(logging.INFO)
     return logging.getLogger(name)
 
-# %% ../nbs/00_core.ipynb #e3daf1e1
+# %% ../nbs/00_core.ipynb #1ebd3238
 @contextlib.contextmanager
 def atomic_path(path:str|Path, # the file to create or replace
                 suffix:str='', # ending of the temporary name, for writers that go by extension (e.g. '.nii.gz')
@@ -148,7 +148,7 @@ def atomic_write(path:str|Path, # the file to create or replace
         f.flush()
         os.fsync(f.fileno())
 
-# %% ../nbs/00_core.ipynb #dc1e8bbc
+# %% ../nbs/00_core.ipynb #5c39e54e
 def save_text(text:str, path:str|Path) -> Path:
     "Write `text` to `path` atomically (UTF-8)."
     with atomic_write(path, 'w', encoding='utf-8') as f: f.write(text)
@@ -174,7 +174,7 @@ def save_torch(obj, path:str|Path) -> Path:
     with atomic_write(path, 'wb') as f: torch.save(obj, f)
     return Path(path)
 
-# %% ../nbs/00_core.ipynb #8cd7ca86
+# %% ../nbs/00_core.ipynb #fd016053
 def save_nifti(arr:np.ndarray, # the voxel array, (X, Y, Z) as NIfTI stores it
                affine:np.ndarray, # 4x4 voxel-to-world (RAS+ mm) matrix
                path:str|Path, # ends in `.nii` or `.nii.gz`
@@ -188,7 +188,7 @@ def save_nifti(arr:np.ndarray, # the voxel array, (X, Y, Z) as NIfTI stores it
     with atomic_path(path, '.nii.gz' if path.name.endswith('.nii.gz') else '.nii') as tmp: nib.save(img, tmp)
     return path
 
-# %% ../nbs/00_core.ipynb #0c63cce6
+# %% ../nbs/00_core.ipynb #4105f12c
 def seed_everything(seed:int=42, # one seed for Python, NumPy and PyTorch
                     deterministic:bool=False, # also ask PyTorch for deterministic kernels (slower on GPU)
                    ) -> torch.Generator: # a generator seeded with `seed`, for `DataLoader(generator=...)`
@@ -215,7 +215,7 @@ def loader_seed_kwargs(seed:int) -> dict:
     g.manual_seed(seed)
     return dict(generator=g, worker_init_fn=seed_worker)
 
-# %% ../nbs/00_core.ipynb #9823d111
+# %% ../nbs/00_core.ipynb #620840f6
 def _mps_available() -> bool:
     mps = getattr(torch.backends, 'mps', None)
     return bool(mps and mps.is_available())
@@ -238,11 +238,11 @@ def pick_device(prefer:str|None=None, # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'; 
     if dev.type == 'mps' and not _mps_available(): raise RuntimeError(f"device {prefer!r} asked for, but MPS is not available")
     return dev
 
-# %% ../nbs/00_core.ipynb #d5f7774c
+# %% ../nbs/00_core.ipynb #fd2ca060
 class ConfigError(ValueError):
     "A config that does not fit the schema; the message names the file and the dotted key."
 
-# %% ../nbs/00_core.ipynb #148607c9
+# %% ../nbs/00_core.ipynb #693708c3
 @dataclass
 class PathsConfig:
     "Where data and results live; relative paths resolve against the config file's folder."
@@ -295,7 +295,7 @@ class Config:
     cleaning: CleaningConfig = field(default_factory=CleaningConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
 
-# %% ../nbs/00_core.ipynb #6403a8f9
+# %% ../nbs/00_core.ipynb #172bd6ec
 _ENV = re.compile(r'\$\{([^}]*)\}')
 
 @dataclass
@@ -365,7 +365,7 @@ def _build(cls, d, key, ctx):
         elif is_dataclass(hints[name]): kw[name] = _build(hints[name], {}, dotted(name), ctx)
     return cls(**kw)
 
-# %% ../nbs/00_core.ipynb #f94e864f
+# %% ../nbs/00_core.ipynb #8c490d87
 def config_from_dict(d:dict, # the parsed YAML
                      base_dir:str|Path='.', # folder relative paths resolve against
                      source:str='<dict>', # names the origin in error messages
@@ -391,13 +391,13 @@ def load_config(path:str|Path, # a YAML experiment file, e.g. `configs/demo.yaml
         node[last] = v
     return config_from_dict(d, path.parent.resolve(), str(path))
 
-# %% ../nbs/00_core.ipynb #72d43665
+# %% ../nbs/00_core.ipynb #ac8e392b
 def default_config(base_dir:str|Path='.', # folder the default relative paths resolve against
                   ) -> Config:
     "The embedded demo experiment (the same as `configs/demo.yaml`)."
     return config_from_dict({'name': 'demo'}, Path(base_dir).resolve(), '<default config>')
 
-# %% ../nbs/00_core.ipynb #06517baa
+# %% ../nbs/00_core.ipynb #e040ee50
 def config_to_dict(cfg) -> dict:
     "A config dataclass as plain YAML-safe values (paths as strings, tuples as lists)."
     def conv(v):
@@ -412,7 +412,7 @@ def save_config(cfg, path:str|Path) -> Path:
     "Write a config as YAML atomically; `load_config` reads it back to an equal config."
     return save_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), path)
 
-# %% ../nbs/00_core.ipynb #3764d567
+# %% ../nbs/00_core.ipynb #77af1bdf
 def call_parse(func):
     "Decorator: make `func` a console script whose options are its parameters, spelled `--with-dashes`."
     def parser():

@@ -7,7 +7,7 @@ __all__ = ['label_prevalence', 'max_prevalence_deviation', 'label_cooccurrence',
            'split_path', 'write_splits', 'read_split', 'plot_label_prevalence', 'plot_cooccurrence',
            'plot_labels_per_scan', 'ctc_split']
 
-# %% ../nbs/02_sampling.ipynb #9e18dca5
+# %% ../nbs/02_sampling.ipynb #9320662a
 import json, math
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from fastcore.script import Param
 
 from .core import LABELS, SPLITS, call_parse, get_logger, save_csv, save_text
 
-# %% ../nbs/02_sampling.ipynb #544819cc
+# %% ../nbs/02_sampling.ipynb #220872c3
 def label_prevalence(df:pd.DataFrame, # rows with the 18 label columns
                     ) -> pd.Series: # share of rows positive for each label
     "Prevalence of each label (0–1) over the rows of `df`."
@@ -40,7 +40,7 @@ def labels_per_scan(df:pd.DataFrame) -> pd.Series:
     "How many rows have 0, 1, 2, ... positive labels."
     return df[list(LABELS)].sum(1).value_counts().sort_index().rename('rows')
 
-# %% ../nbs/02_sampling.ipynb #3af067cb
+# %% ../nbs/02_sampling.ipynb #40183d7d
 def _half_up(x): return int(math.floor(x + .5))
 
 def _score(S, C, target):
@@ -76,7 +76,7 @@ def _repair(Y, cnt, sel, k, target, rng, n_cand=256, max_iter=2000, tol=5e-4):
         S, C, cur = S - Y[outs[o]] + Y[ins[i]], C - cnt[outs[o]] + cnt[ins[i]], sc[o, i]
     return sel
 
-# %% ../nbs/02_sampling.ipynb #20499667
+# %% ../nbs/02_sampling.ipynb #fc8e76e6
 def _patients(df, group):
     "Patient ids in a fixed order, their label sums and row counts."
     g = df.groupby(group, sort=True)
@@ -109,7 +109,7 @@ def stratified_sample(df:pd.DataFrame, # rows (volumes) with the 18 labels and a
         sel = _repair(Y, cnt, sel, k, target, np.random.default_rng(seed))
     return df[df[group].isin(ids[sel])].copy()
 
-# %% ../nbs/02_sampling.ipynb #3c04ff49
+# %% ../nbs/02_sampling.ipynb #b0254df5
 def _frac_tag(f): return f'{f:.6f}'.rstrip('0').rstrip('.')
 
 def split_path(out_dir:str|Path, # the split folder, e.g. `data/splits`
@@ -122,7 +122,7 @@ def split_path(out_dir:str|Path, # the split folder, e.g. `data/splits`
     if not 0 < hpo_fraction <= 1: raise ValueError(f'HPO fraction must be in (0, 1], got {hpo_fraction}')
     return Path(out_dir)/'hpo'/f'{split}_{_frac_tag(hpo_fraction)}.csv'
 
-# %% ../nbs/02_sampling.ipynb #1623adef
+# %% ../nbs/02_sampling.ipynb #33fcf5fd
 _LOG = get_logger('sampling')
 
 def write_splits(master:pd.DataFrame, # the master list (`ct_classifier.cleaning`)
@@ -172,7 +172,7 @@ def read_split(out_dir:str|Path, # the split folder
                                 'write it with ctc_split --hpo-fractions ...')
     return pd.read_csv(path)
 
-# %% ../nbs/02_sampling.ipynb #d5e76888
+# %% ../nbs/02_sampling.ipynb #cb92e74e
 def plot_label_prevalence(tables:dict, # name → DataFrame with the 18 labels
                           ax=None):
     "Grouped horizontal bars: each label's prevalence (%) in each table."
@@ -200,7 +200,7 @@ def plot_labels_per_scan(tables:dict, ax=None):
     ax.set_xlabel('positive labels per scan'); ax.set_ylabel('% of scans')
     return ax
 
-# %% ../nbs/02_sampling.ipynb #5a9c9091
+# %% ../nbs/02_sampling.ipynb #94d5ad3c
 @call_parse
 def ctc_split(master:Param('the master list written by ctc_clean', str, required=True)=None,
               out:Param('folder for the split files', str, required=True)=None,
