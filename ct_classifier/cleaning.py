@@ -7,7 +7,7 @@ __all__ = ['METADATA_REQUIRED', 'MASTER_COLUMNS', 'SchemaError', 'parse_xy_spaci
            'read_labels', 'volume_table', 'load_split', 'read_patient_list', 'exclusion_lists', 'CleaningResult',
            'clean_and_prepare_data', 'ctc_clean']
 
-# %% ../nbs/01_cleaning.ipynb #316719e4
+# %% ../nbs/01_cleaning.ipynb #77fc324b
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ from fastcore.script import Param, store_true
 from .core import (LABELS, METADATA_COLUMNS, REPORT_COLUMNS, SPLITS, CTRateLayout, CleaningConfig,
                                 Config, call_parse, default_config, get_logger, load_config, parse_volume_name, save_csv)
 
-# %% ../nbs/01_cleaning.ipynb #5bbc61d4
+# %% ../nbs/01_cleaning.ipynb #80e58284
 class SchemaError(ValueError):
     "A CT-RATE table that does not fit the expected schema; the message names the file, the line and the problem."
 
@@ -46,7 +46,7 @@ def _read_csv(path, required, what):
         raise SchemaError(f'{path}, line {_line(i)}: duplicate VolumeName {names.iloc[i]!r} (first on line {_line(first)})')
     return df
 
-# %% ../nbs/01_cleaning.ipynb #14ca7455
+# %% ../nbs/01_cleaning.ipynb #7670ce1f
 _FLOAT = r'\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*'
 _XY = re.compile(rf'^\[{_FLOAT},{_FLOAT}\]$')
 
@@ -64,7 +64,7 @@ def parse_age(value) -> float:
     if not m: raise ValueError(f"bad PatientAge {value!r}: expected a DICOM age such as '036Y'")
     return int(m.group(1))/{'Y': 1, '': 1, 'M': 12, 'W': 52.1775, 'D': 365.25}[m.group(2)]
 
-# %% ../nbs/01_cleaning.ipynb #02132da5
+# %% ../nbs/01_cleaning.ipynb #db53c819
 METADATA_REQUIRED = ('VolumeName', 'XYSpacing', 'ZSpacing', 'RescaleIntercept', 'RescaleSlope')
 
 def read_metadata(path:str|Path, # `train_metadata.csv` or `validation_metadata.csv`
@@ -110,7 +110,7 @@ def read_labels(path:str|Path, # `train_predicted_labels.csv`, `valid_predicted_
         df[l] = v.astype(np.uint8)
     return df[['VolumeName', *LABELS]]
 
-# %% ../nbs/01_cleaning.ipynb #f015db31
+# %% ../nbs/01_cleaning.ipynb #3545f487
 def volume_table(names:pd.Series, # VolumeName values, already checked by a reader
                 ) -> pd.DataFrame: # split, patient_id, scan_id, patient, scan, reconstruction
     "Vectorised `parse_volume_name` for a column of checked names."
@@ -121,7 +121,7 @@ def volume_table(names:pd.Series, # VolumeName values, already checked by a read
     p.insert(2, 'scan_id', p.patient_id + '_' + p.scan)
     return p
 
-# %% ../nbs/01_cleaning.ipynb #c8be9fa6
+# %% ../nbs/01_cleaning.ipynb #83794961
 _META_KEEP = ['VolumeName', 'xy_spacing', 'z_spacing', 'RescaleSlope', 'RescaleIntercept', 'age', 'PatientSex']
 
 def load_split(layout:CTRateLayout, # where CT-RATE lives
@@ -148,7 +148,7 @@ def load_split(layout:CTRateLayout, # where CT-RATE lives
     df = lab.merge(meta[cols], on='VolumeName', validate='1:1').merge(rep, on='VolumeName', validate='1:1')
     return pd.concat([volume_table(df.VolumeName), df], axis=1)
 
-# %% ../nbs/01_cleaning.ipynb #4da02dae
+# %% ../nbs/01_cleaning.ipynb #4ed1f317
 _PATIENT = re.compile(r'^(train|valid)_(\d+)$')
 
 def read_patient_list(path:str|Path, # a text file: one volume name or patient id per line
@@ -166,11 +166,13 @@ def read_patient_list(path:str|Path, # a text file: one volume name or patient i
                                              "(e.g. 'train_12_a_1.nii.gz' or 'train_12')") from None
     return out
 
-# %% ../nbs/01_cleaning.ipynb #319f7484
+# %% ../nbs/01_cleaning.ipynb #566ac403
 def exclusion_lists(layout:CTRateLayout, # where CT-RATE lives
                     cfg:CleaningConfig, # which lists are switched on
+                    tables:dict|None=None, # split → `load_split` table, if already loaded
                    ) -> dict[str, set[str]]: # list name → patient ids
     "The patient-level exclusion lists that `cfg` switches on."
+    tables = tables or {s: load_split(layout, s) for s in SPLITS}
     lists = {}
     if cfg.exclude_manual_labels:
         if not layout.manual_labels_csv.is_file():
@@ -180,13 +182,11 @@ def exclusion_lists(layout:CTRateLayout, # where CT-RATE lives
     if cfg.exclude_no_chest:
         lists['non-chest scans'] = set().union(*(read_patient_list(layout.no_chest_txt(s)) for s in SPLITS))
     if cfg.exclude_missing_z_spacing:
-        lists['missing ZSpacing'] = set().union(*(
-            set(volume_table(m.VolumeName[m.z_spacing.isna()]).patient_id)
-            for m in (read_metadata(layout.metadata_csv(s)) for s in SPLITS)))
+        lists['missing ZSpacing'] = set().union(*(set(t.patient_id[t.z_spacing.isna()]) for t in tables.values()))
     for p in cfg.extra_exclusion_lists: lists[f'list {Path(p).name}'] = read_patient_list(p)
     return lists
 
-# %% ../nbs/01_cleaning.ipynb #952a12a2
+# %% ../nbs/01_cleaning.ipynb #b3f7400c
 def _scan_rank(scan:pd.Series) -> pd.Series:
     "Order of scan letters: a < b < ... < z < aa (shorter first, then alphabetical)."
     return scan.str.len()*1000 + scan.map(lambda s: sum((ord(c) - 96)*27**i for i, c in enumerate(reversed(s))))
@@ -217,7 +217,7 @@ class CleaningResult:
         return '\n'.join(out)
     __repr__ = __str__
 
-# %% ../nbs/01_cleaning.ipynb #f8ac44a8
+# %% ../nbs/01_cleaning.ipynb #295b51a7
 MASTER_COLUMNS = ['VolumeName', 'split', 'patient_id', 'scan_id', 'reconstruction', *LABELS,
                   'xy_spacing', 'z_spacing', 'RescaleSlope', 'RescaleIntercept', 'age', 'PatientSex']
 
@@ -227,10 +227,11 @@ def clean_and_prepare_data(cfg:Config|None=None, # experiment config: `paths.dat
     "Read CT-RATE's tables, apply the cleaning rules of `cfg.cleaning`, write the master list atomically."
     cfg = cfg or default_config()
     c, layout = cfg.cleaning, CTRateLayout(cfg.paths.data_root)
-    lists = exclusion_lists(layout, c) if c.exclusions else {}
+    tables = {split: load_split(layout, split) for split in SPLITS}
+    lists = exclusion_lists(layout, c, tables) if c.exclusions else {}
     kept, steps = [], []
     for split in SPLITS:
-        df = load_split(layout, split)
+        df = tables[split]
         def count(step):
             steps.append(dict(split=split, step=step, records=len(df), patients=df.patient_id.nunique()))
         count('records in the tables')
@@ -252,14 +253,14 @@ def clean_and_prepare_data(cfg:Config|None=None, # experiment config: `paths.dat
     shared = set(master.patient_id[master.split == 'train']) & set(master.patient_id[master.split == 'valid'])
     if shared: raise ValueError(f'{len(shared)} patient(s) in both train and valid, e.g. {sorted(shared)[:3]}')
     master = master.sort_values(['split', 'patient', 'scan', 'reconstruction'], key=lambda s: _scan_rank(s) if s.name == 'scan' else s)
-    master = master[MASTER_COLUMNS].reset_index(drop=True)
+    master = master[[c for c in MASTER_COLUMNS if c in master]].reset_index(drop=True)  # age and sex only if present
     path = None
     if out is not False:
         path = Path(out) if out else cfg.paths.master_csv
         save_csv(master, path)
     return CleaningResult(master, pd.DataFrame(steps), path)
 
-# %% ../nbs/01_cleaning.ipynb #66391b69
+# %% ../nbs/01_cleaning.ipynb #5b305f75
 @call_parse
 def ctc_clean(data_root:Param('CT-RATE root (the folder that holds dataset/)', str, required=True)=None,
               out:Param('where to write the master list (CSV)', str, required=True)=None,

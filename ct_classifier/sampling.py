@@ -7,7 +7,7 @@ __all__ = ['label_prevalence', 'max_prevalence_deviation', 'label_cooccurrence',
            'split_path', 'write_splits', 'read_split', 'plot_label_prevalence', 'plot_cooccurrence',
            'plot_labels_per_scan', 'ctc_split']
 
-# %% ../nbs/02_sampling.ipynb #9320662a
+# %% ../nbs/02_sampling.ipynb #d5d031e7
 import json, math
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from fastcore.script import Param
 
 from .core import LABELS, SPLITS, call_parse, get_logger, save_csv, save_text
 
-# %% ../nbs/02_sampling.ipynb #220872c3
+# %% ../nbs/02_sampling.ipynb #4b12d6e4
 def label_prevalence(df:pd.DataFrame, # rows with the 18 label columns
                     ) -> pd.Series: # share of rows positive for each label
     "Prevalence of each label (0–1) over the rows of `df`."
@@ -40,7 +40,7 @@ def labels_per_scan(df:pd.DataFrame) -> pd.Series:
     "How many rows have 0, 1, 2, ... positive labels."
     return df[list(LABELS)].sum(1).value_counts().sort_index().rename('rows')
 
-# %% ../nbs/02_sampling.ipynb #40183d7d
+# %% ../nbs/02_sampling.ipynb #1464d798
 def _half_up(x): return int(math.floor(x + .5))
 
 def _score(S, C, target):
@@ -76,7 +76,7 @@ def _repair(Y, cnt, sel, k, target, rng, n_cand=256, max_iter=2000, tol=5e-4):
         S, C, cur = S - Y[outs[o]] + Y[ins[i]], C - cnt[outs[o]] + cnt[ins[i]], sc[o, i]
     return sel
 
-# %% ../nbs/02_sampling.ipynb #fc8e76e6
+# %% ../nbs/02_sampling.ipynb #c4831e13
 def _patients(df, group):
     "Patient ids in a fixed order, their label sums and row counts."
     g = df.groupby(group, sort=True)
@@ -109,7 +109,7 @@ def stratified_sample(df:pd.DataFrame, # rows (volumes) with the 18 labels and a
         sel = _repair(Y, cnt, sel, k, target, np.random.default_rng(seed))
     return df[df[group].isin(ids[sel])].copy()
 
-# %% ../nbs/02_sampling.ipynb #b0254df5
+# %% ../nbs/02_sampling.ipynb #0d782bdc
 def _frac_tag(f): return f'{f:.6f}'.rstrip('0').rstrip('.')
 
 def split_path(out_dir:str|Path, # the split folder, e.g. `data/splits`
@@ -122,7 +122,7 @@ def split_path(out_dir:str|Path, # the split folder, e.g. `data/splits`
     if not 0 < hpo_fraction <= 1: raise ValueError(f'HPO fraction must be in (0, 1], got {hpo_fraction}')
     return Path(out_dir)/'hpo'/f'{split}_{_frac_tag(hpo_fraction)}.csv'
 
-# %% ../nbs/02_sampling.ipynb #33fcf5fd
+# %% ../nbs/02_sampling.ipynb #3bdd2a89
 _LOG = get_logger('sampling')
 
 def write_splits(master:pd.DataFrame, # the master list (`ct_classifier.cleaning`)
@@ -134,6 +134,7 @@ def write_splits(master:pd.DataFrame, # the master list (`ct_classifier.cleaning
     "Write the stratified split files, the nested HPO subsets and `splits.json`; returns what was written."
     out_dir = Path(out_dir)
     fracs = sorted({float(f) for f in hpo_fractions}, reverse=True)
+    (out_dir/'splits.json').unlink(missing_ok=True) # readers refuse the folder until it is complete again
     rows = []
     for split in SPLITS:
         src = master[master.split == split]
@@ -172,7 +173,7 @@ def read_split(out_dir:str|Path, # the split folder
                                 'write it with ctc_split --hpo-fractions ...')
     return pd.read_csv(path)
 
-# %% ../nbs/02_sampling.ipynb #cb92e74e
+# %% ../nbs/02_sampling.ipynb #fb276957
 def plot_label_prevalence(tables:dict, # name → DataFrame with the 18 labels
                           ax=None):
     "Grouped horizontal bars: each label's prevalence (%) in each table."
@@ -200,7 +201,7 @@ def plot_labels_per_scan(tables:dict, ax=None):
     ax.set_xlabel('positive labels per scan'); ax.set_ylabel('% of scans')
     return ax
 
-# %% ../nbs/02_sampling.ipynb #94d5ad3c
+# %% ../nbs/02_sampling.ipynb #1cebc29c
 @call_parse
 def ctc_split(master:Param('the master list written by ctc_clean', str, required=True)=None,
               out:Param('folder for the split files', str, required=True)=None,
