@@ -1,0 +1,80 @@
+"""Benchmark: reading one preprocessed 1×240×480×480 volume from the cache, ours vs MONAI's PersistentDataset.
+
+Ours: a float16 .npy read through a memory map (`CachedVolumeDataset.__getitem__`), as stored (dtype=torch.float16,
+for conversion on the training device) and converted to float32 on the CPU (the default).
+MONAI: PersistentDataset, whose cache entry is the transform output saved with torch.save (the transform returns
+a float32 MetaTensor, as in the closest peer project; MONAI decides how it pickles it). Both hold the same preprocessed volume (our "ctclip" profile of
+a synthetic 512×512×300 volume). Times are the best of `--repeat` reads, with the files in the page cache ("warm")
+and after evicting them with posix_fadvise(DONTNEED) ("cold", as in a first epoch over a big cache).
+
+Run from the repository root:  python bench/bench_cache.py [--repeat 5]
+"""
+import argparse, os, shutil, tempfile, time, warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def evict(paths):
+    for p in paths:
+        fd = os.open(p, os.O_RDONLY)
+        try: os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally: os.close(fd)
+
+
+def best(f, repeat, cold_files=None):
+    ts = []
+    for _ in range(repeat):
+        if cold_files: evict(cold_files)
+        t = time.perf_counter(); x = f(); ts.append(time.perf_counter() - t)
+        assert x.shape == (1, 240, 480, 480)
+    return min(ts)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--repeat', type=int, default=5)
+    args = ap.parse_args()
+    warnings.filterwarnings('ignore')
+    from monai.data import MetaTensor, PersistentDataset
+    from monai.transforms import Lambdad
+    from ct_classifier.synthetic import render_volume, _affine_lps
+    from ct_classifier.core import save_nifti, save_csv, LABELS
+    from ct_classifier.volumes import load_volume, preprocess_volume
+    from ct_classifier.cache import CachedVolumeDataset, generate_cache, cache_folder
+    import pandas as pd
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        name = 'train_1_a_1.nii.gz'
+        nii = tmp/'ct'/'dataset'/'train_fixed'/'train_1'/'train_1_a'/name
+        sp = (0.688, 0.688, 1.112)
+        save_nifti(np.rint(render_volume((512, 512, 300), sp, labels=np.ones(18))).astype(np.int16), _affine_lps((512, 512, 300), sp), nii)
+        split = pd.DataFrame({'VolumeName': [name], 'xy_spacing': [sp[0]], 'z_spacing': [sp[2]], **{l: [1] for l in LABELS}})
+        generate_cache(split, tmp/'ct', tmp/'cache', 'ctclip', progress=False)
+        ds = CachedVolumeDataset(split, cache_folder(tmp/'cache', 'ctclip'))
+        ds16 = CachedVolumeDataset(split, cache_folder(tmp/'cache', 'ctclip'), dtype=torch.float16)
+        ours_file = ds.files[0]
+        x = preprocess_volume(load_volume(nii, split.iloc[0]), 'ctclip')
+        monai_ds = PersistentDataset([{'img': str(nii)}], transform=Lambdad('img', lambda p: MetaTensor(x.clone())),
+                                     cache_dir=tmp/'monai')
+        monai_ds[0] # writes the cache entry
+        monai_file = next((tmp/'monai').glob('*.pt'))
+        def get_monai():
+            t = monai_ds[0]['img']
+            return t.as_tensor() if hasattr(t, 'as_tensor') else t
+        get_ours, get_ours16 = (lambda: ds[0][0]), (lambda: ds16[0][0])
+        assert torch.allclose(get_ours(), get_monai(), atol=1e-3)
+        mb = lambda p: p.stat().st_size/2**20
+        print(f'entry size: ours {mb(ours_file):.1f} MiB (float16 .npy), MONAI {mb(monai_file):.1f} MiB (pickled float32 MetaTensor)')
+        for label, cold in (('warm', None), ('cold', True)):
+            t16 = best(get_ours16, args.repeat, [ours_file] if cold else None)
+            t32 = best(get_ours, args.repeat, [ours_file] if cold else None)
+            tm = best(get_monai, args.repeat, [monai_file] if cold else None)
+            print(f'{label}: MONAI PersistentDataset {tm*1000:.0f} ms (float32); ours as stored (float16) {t16*1000:.0f} ms '
+                  f'-> {tm/t16:.1f}x faster; ours converted to float32 on the CPU {t32*1000:.0f} ms -> {tm/t32:.1f}x (target >= 5)')
+    finally:
+        shutil.rmtree(tmp)
+
+
+if __name__ == '__main__': main()
