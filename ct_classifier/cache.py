@@ -7,7 +7,7 @@ __all__ = ['CACHE_FORMAT', 'CACHE_DTYPE', 'AXES', 'cache_params', 'cache_key', '
            'check_entry', 'hf_fetch', 'CacheSummary', 'generate_cache', 'VerifyReport', 'verify_cache',
            'CachedVolumeDataset', 'augment_batch', 'ctc_cache', 'ctc_verify_cache']
 
-# %% ../nbs/03b_cache.ipynb #d4ff1acb
+# %% ../nbs/03b_cache.ipynb #3b4748a4
 import hashlib, json, os, shutil, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +21,7 @@ from fastcore.script import Param, store_true
 from .core import LABELS, CTRateLayout, atomic_path, call_parse, get_logger, parse_volume_name, save_text
 from .volumes import Profile, get_profile, load_volume, preprocess_volume
 
-# %% ../nbs/03b_cache.ipynb #54d2f2be
+# %% ../nbs/03b_cache.ipynb #b2edb072
 CACHE_FORMAT = 1 # bump when the file layout changes: every key changes with it
 CACHE_DTYPE = np.float16
 _LOG = get_logger('cache')
@@ -45,7 +45,7 @@ def entry_file(name:str) -> str:
     "The cache file name of a volume: `valid_53_a_1.nii.gz` → `valid_53_a_1.npy`."
     return parse_volume_name(name).name.removesuffix('.nii.gz') + '.npy'
 
-# %% ../nbs/03b_cache.ipynb #cefecdef
+# %% ../nbs/03b_cache.ipynb #7276050e
 def read_manifest(folder:str|Path) -> dict:
     "Volume name → manifest entry of a cache folder (the last line for a name wins)."
     p, out = Path(folder)/'manifest.jsonl', {}
@@ -69,6 +69,12 @@ def _npy_header(path):
         shape, fortran, dtype = read(f)
         return tuple(shape), np.dtype(dtype), f.tell()
 
+class _HashingWriter:
+    "A file wrapper that hashes what is written through it (so a new entry needs no second read)."
+    def __init__(self, f): self.f, self.h = f, hashlib.blake2b(digest_size=16)
+    def write(self, b): self.h.update(b); return self.f.write(b)
+    def __getattr__(self, k): return getattr(self.f, k)
+
 def _checksum(path):
     h = hashlib.blake2b(digest_size=16)
     with open(path, 'rb') as f:
@@ -91,7 +97,7 @@ def check_entry(path:str|Path, # an .npy cache file
     if checksum and _checksum(path) != checksum: return 'checksum mismatch'
     return None
 
-# %% ../nbs/03b_cache.ipynb #32dd6361
+# %% ../nbs/03b_cache.ipynb #aece2899
 def _init_worker(): torch.set_num_threads(1) # parallel workers: one thread each
 
 def _cache_one(job:dict):
@@ -102,10 +108,12 @@ def _cache_one(job:dict):
         x = preprocess_volume(vol, job['profile'], inplace=True)
         del vol
         arr = x.numpy().astype(CACHE_DTYPE)
-        with atomic_path(job['out'], '.npy') as tmp:
-            np.save(tmp, arr)
+        with atomic_path(job['out'], '.npy') as tmp, open(tmp, 'xb') as f:
+            w = _HashingWriter(f)
+            np.lib.format.write_array(w, arr, allow_pickle=False)
+            f.flush(); os.fsync(f.fileno())
         return name, dict(name=name, file=Path(job['out']).name, shape=list(arr.shape), dtype=arr.dtype.name,
-                          bytes=Path(job['out']).stat().st_size, blake2b=_checksum(job['out'])), None
+                          bytes=Path(job['out']).stat().st_size, blake2b=w.h.hexdigest()), None
     except Exception as e: return name, None, f'{type(e).__name__}: {e}'
 
 def hf_fetch(name:str, # a CT-RATE volume name
@@ -118,7 +126,7 @@ def hf_fetch(name:str, # a CT-RATE volume name
     rel = f'dataset/{v.split}_fixed/{v.patient_id}/{v.scan_id}/{v.name}'
     return Path(hf_hub_download(repo_id, rel, repo_type='dataset', token=os.environ.get('HF_TOKEN'), local_dir=dest))
 
-# %% ../nbs/03b_cache.ipynb #5bda4885
+# %% ../nbs/03b_cache.ipynb #724a8cf0
 @dataclass
 class CacheSummary:
     "What `generate_cache` did."
@@ -148,7 +156,7 @@ def _shard(s):
     if not 0 <= i < n: raise ValueError(f'shard must be i/n with 0 <= i < n, got {s!r}')
     return i, n
 
-# %% ../nbs/03b_cache.ipynb #dc1ac45b
+# %% ../nbs/03b_cache.ipynb #c9edf6ad
 def generate_cache(split, # a split file or master list (path or DataFrame) with VolumeName and spacing/rescale columns
                    data_root:str|Path, # CT-RATE root (holds `dataset/`)
                    cache_dir:str|Path, # the cache root
@@ -220,7 +228,7 @@ def generate_cache(split, # a split file or master list (path or DataFrame) with
     s.seconds = time.time() - t0
     return s
 
-# %% ../nbs/03b_cache.ipynb #d31e9f17
+# %% ../nbs/03b_cache.ipynb #1ed33e39
 @dataclass
 class VerifyReport:
     "What `verify_cache` found in one cache folder."
@@ -266,7 +274,7 @@ def verify_cache(cache_dir:str|Path, # a cache folder (with params.json) or a ca
     if (d/'params.json').is_file() or (d/'manifest.jsonl').is_file(): return _verify_folder(d, full, delete)
     return [_verify_folder(f, full, delete) for f in sorted(d.iterdir()) if (f/'params.json').is_file()]
 
-# %% ../nbs/03b_cache.ipynb #7303411b
+# %% ../nbs/03b_cache.ipynb #535b5f49
 class CachedVolumeDataset(torch.utils.data.Dataset):
     "`(volume (1, D, H, W) float32, labels (18,) float32)` pairs from a cache folder and a split table."
     def __init__(self, split, # split file or DataFrame with VolumeName and the 18 labels
@@ -296,7 +304,7 @@ class CachedVolumeDataset(torch.utils.data.Dataset):
         x = torch.from_numpy(np.array(np.load(self.files[i], mmap_mode='r'))) # float16, as stored
         return (x if self.dtype == torch.float16 else x.to(self.dtype)), self.labels[i]
 
-# %% ../nbs/03b_cache.ipynb #bf8f525b
+# %% ../nbs/03b_cache.ipynb #974dea2a
 AXES = {'D': 2, 'H': 3, 'W': 4} # the named axes of a (B, C, D, H, W) batch
 
 def augment_batch(x:torch.Tensor, # (B, C, D, H, W), on any device
@@ -333,7 +341,7 @@ def augment_batch(x:torch.Tensor, # (B, C, D, H, W), on any device
         x = x*scale + (rnd(B)*2 - 1).view(B, 1, 1, 1, 1)*intensity[1]
     return x
 
-# %% ../nbs/03b_cache.ipynb #e0d3d3b3
+# %% ../nbs/03b_cache.ipynb #e351ddb6
 @call_parse
 def ctc_cache(split:Param('split file or master list (CSV)', str, required=True)=None,
               data_root:Param('CT-RATE root (holds dataset/)', str, required=True)=None,

@@ -6,7 +6,7 @@
 __all__ = ['LPS', 'PROFILES', 'WINDOWS', 'Volume', 'read_nifti', 'load_volume', 'Profile', 'get_profile', 'output_size',
            'preprocess_volume', 'show_slices', 'slice_viewer']
 
-# %% ../nbs/03a_volumes.ipynb #9ad4526a
+# %% ../nbs/03a_volumes.ipynb #ae1e010c
 import gzip, io, math, os, re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,7 +22,7 @@ from .core import get_logger
 try: from isal.igzip import decompress as _gunzip # ISA-L: about 1.7x faster than zlib
 except ImportError: _gunzip = gzip.decompress
 
-# %% ../nbs/03a_volumes.ipynb #b97938ec
+# %% ../nbs/03a_volumes.ipynb #841dbe26
 LPS = ('L', 'P', 'S')
 
 @dataclass
@@ -51,7 +51,7 @@ def _meta_spacing(row):
 
 def _is_fixed(path): return any(p.endswith('_fixed') for p in Path(path).parts[:-1])
 
-# %% ../nbs/03a_volumes.ipynb #2932753c
+# %% ../nbs/03a_volumes.ipynb #67db24d3
 def read_nifti(path:str|Path, # a NIfTI file
               ) -> tuple: # (voxels (X, Y, Z) as stored, affine, zooms (x, y, z), (slope, intercept) of the header)
     "Read a NIfTI file's stored voxels and geometry; errors name the file."
@@ -75,7 +75,7 @@ def read_nifti(path:str|Path, # a NIfTI file
         return arr, img.affine, tuple(float(z) for z in img.header.get_zooms()[:3]), (float(img.dataobj.slope), float(img.dataobj.inter))
     except Exception as e: raise ValueError(f'{path}: cannot read the volume ({type(e).__name__}: {e})') from None
 
-# %% ../nbs/03a_volumes.ipynb #b40f1157
+# %% ../nbs/03a_volumes.ipynb #13fc4c9e
 def load_volume(path:str|Path, # a `.nii.gz` or `.nii` file
                 meta_row=None, # its metadata row (dict or Series: CT-RATE's columns or the master list's), or None
                 rescale:str='auto', # 'auto': metadata slope/intercept only for v1 files outside `*_fixed` folders; 'metadata'; 'none'
@@ -118,7 +118,7 @@ def load_volume(path:str|Path, # a `.nii.gz` or `.nii` file
                                 'header' if math.isnan(xy) and math.isnan(z) else 'metadata and header'))
     return Volume(hu, spacing, affine, path.name, notes)
 
-# %% ../nbs/03a_volumes.ipynb #3562da81
+# %% ../nbs/03a_volumes.ipynb #6763b181
 @dataclass(frozen=True)
 class Profile:
     "Everything that decides what `preprocess_volume` returns."
@@ -144,7 +144,7 @@ def get_profile(profile:str|Profile) -> Profile:
     if profile not in PROFILES: raise ValueError(f'unknown profile {profile!r}: expected one of {list(PROFILES)} or a Profile')
     return PROFILES[profile]
 
-# %% ../nbs/03a_volumes.ipynb #8f3d5b1e
+# %% ../nbs/03a_volumes.ipynb #597dd3ec
 def _crop_pad(n, t):
     "CT-CLIP's centre crop/pad along one axis: (start, end) kept from n, and the pad before it in t."
     start = max((n - t)//2, 0)
@@ -186,33 +186,36 @@ def preprocess_volume(volume:Volume, # from `load_volume`
     else: region.div_(1000) # CT-CLIP's own arithmetic: x / 1000
     return out
 
-# %% ../nbs/03a_volumes.ipynb #59401ebb
+# %% ../nbs/03a_volumes.ipynb #627bed75
 WINDOWS = {'lung': (-1350., 150.), 'mediastinum': (-160., 240.), 'bone': (-500., 1300.), 'full': (-1000., 1000.)} # HU
 
-def _as_dhw(x, profile):
-    "A (D, H, W) float array in HU from a `Volume`, an HU (X, Y, Z) array, or a preprocessed (1, D, H, W) tensor."
-    if isinstance(x, Volume): x = x.hu
+def _as_dhw(x, profile, spacing=None):
+    "(D, H, W) float array in HU and its (d, h, w) voxel size, from a `Volume`, an HU (X, Y, Z) array or a preprocessed tensor."
+    if isinstance(x, Volume): x, spacing = x.hu, x.spacing
     if isinstance(x, torch.Tensor): # preprocessed: back to HU for the window
         p = get_profile(profile); lo, hi = p.hu_window
         a = x.detach().float().cpu().numpy().reshape(x.shape[-3:])
-        return (a - p.out_range[0])/(p.out_range[1] - p.out_range[0])*(hi - lo) + lo
-    return np.asarray(x).transpose(2, 0, 1) # (X, Y, Z) → (D, H, W)
+        return (a - p.out_range[0])/(p.out_range[1] - p.out_range[0])*(hi - lo) + lo, p.spacing
+    sx, sy, sz = spacing or (1., 1., 1.)
+    return np.asarray(x).transpose(2, 0, 1), (sz, sx, sy) # (X, Y, Z) → (D, H, W)
 
 def show_slices(x, # a `Volume`, an HU (X, Y, Z) array, or a preprocessed (1, D, H, W) tensor
                 window:str|tuple='lung', # a name in `WINDOWS` or a (low, high) HU pair
                 idx=None, # (d, h, w) slice indices; default: the centre
                 profile:str|Profile='ctclip', # the profile a tensor was made with
-                title:str='', axs=None):
-    "Axial, coronal and sagittal slices of a CT volume."
+                title:str='', axs=None,
+                spacing=None, # (x, y, z) mm of an HU array, for true proportions (a `Volume` knows its own)
+               ):
+    "Axial, coronal and sagittal slices of a CT volume, in true proportions."
     import matplotlib.pyplot as plt
-    a = _as_dhw(x, profile)
+    a, (sd, sh, sw) = _as_dhw(x, profile, spacing)
     lo, hi = WINDOWS[window] if isinstance(window, str) else window
     d, h, w = idx or tuple(n//2 for n in a.shape)
     if axs is None: _, axs = plt.subplots(1, 3, figsize=(10, 3.6))
     kw = dict(cmap='gray', vmin=lo, vmax=hi)
-    axs[0].imshow(a[d].T, **kw)                           # axial: rows = P (back at the bottom), columns = L
-    axs[1].imshow(a[:, :, w][::-1], aspect='auto', **kw)  # coronal: head at the top
-    axs[2].imshow(a[:, h, :][::-1], aspect='auto', **kw)  # sagittal
+    axs[0].imshow(a[d].T, aspect=sw/sh, **kw)           # axial: rows = P (back at the bottom), columns = L
+    axs[1].imshow(a[:, :, w][::-1], aspect=sd/sh, **kw) # coronal: head at the top
+    axs[2].imshow(a[:, h, :][::-1], aspect=sd/sw, **kw) # sagittal
     for ax, t in zip(axs, (f'axial {d}', f'coronal {w}', f'sagittal {h}')): ax.set_title(f'{title} {t}'.strip(), fontsize=8); ax.axis('off')
     return axs
 
@@ -220,9 +223,9 @@ def slice_viewer(x, # as for `show_slices`
                  profile:str|Profile='ctclip'):
     "An ipywidgets viewer: one slider per axis and a window preset."
     import ipywidgets as W, matplotlib.pyplot as plt
-    a = _as_dhw(x, profile)
+    a, (sd, sh, sw) = _as_dhw(x, profile)
     sl = [W.IntSlider(n//2, 0, n - 1, description=k) for k, n in zip(('axial', 'coronal', 'sagittal'), a.shape)]
     win = W.Dropdown(options=list(WINDOWS), value='lung', description='window')
     def draw(d, w, h, window):
-        show_slices(a.transpose(1, 2, 0), window, (d, h, w)); plt.show()
+        show_slices(a.transpose(1, 2, 0), window, (d, h, w), spacing=(sh, sw, sd)); plt.show()
     return W.interactive(draw, d=sl[0], w=sl[1], h=sl[2], window=win)
