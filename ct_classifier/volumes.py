@@ -6,7 +6,7 @@
 __all__ = ['LPS', 'PROFILES', 'WINDOWS', 'Volume', 'read_nifti', 'load_volume', 'Profile', 'get_profile', 'output_size',
            'preprocess_volume', 'show_slices', 'slice_viewer']
 
-# %% ../nbs/03a_volumes.ipynb #ae1e010c
+# %% ../nbs/03a_volumes.ipynb #589f4a57
 import gzip, io, math, os, re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,7 +22,7 @@ from .core import get_logger
 try: from isal.igzip import decompress as _gunzip # ISA-L: about 1.7x faster than zlib
 except ImportError: _gunzip = gzip.decompress
 
-# %% ../nbs/03a_volumes.ipynb #841dbe26
+# %% ../nbs/03a_volumes.ipynb #a173f783
 LPS = ('L', 'P', 'S')
 
 @dataclass
@@ -51,7 +51,7 @@ def _meta_spacing(row):
 
 def _is_fixed(path): return any(p.endswith('_fixed') for p in Path(path).parts[:-1])
 
-# %% ../nbs/03a_volumes.ipynb #67db24d3
+# %% ../nbs/03a_volumes.ipynb #09e149f1
 def read_nifti(path:str|Path, # a NIfTI file
               ) -> tuple: # (voxels (X, Y, Z) as stored, affine, zooms (x, y, z), (slope, intercept) of the header)
     "Read a NIfTI file's stored voxels and geometry; errors name the file."
@@ -75,7 +75,7 @@ def read_nifti(path:str|Path, # a NIfTI file
         return arr, img.affine, tuple(float(z) for z in img.header.get_zooms()[:3]), (float(img.dataobj.slope), float(img.dataobj.inter))
     except Exception as e: raise ValueError(f'{path}: cannot read the volume ({type(e).__name__}: {e})') from None
 
-# %% ../nbs/03a_volumes.ipynb #13fc4c9e
+# %% ../nbs/03a_volumes.ipynb #f208cdb2
 def load_volume(path:str|Path, # a `.nii.gz` or `.nii` file
                 meta_row=None, # its metadata row (dict or Series: CT-RATE's columns or the master list's), or None
                 rescale:str='auto', # 'auto': metadata slope/intercept only for v1 files outside `*_fixed` folders; 'metadata'; 'none'
@@ -118,7 +118,7 @@ def load_volume(path:str|Path, # a `.nii.gz` or `.nii` file
                                 'header' if math.isnan(xy) and math.isnan(z) else 'metadata and header'))
     return Volume(hu, spacing, affine, path.name, notes)
 
-# %% ../nbs/03a_volumes.ipynb #6763b181
+# %% ../nbs/03a_volumes.ipynb #f53b064e
 @dataclass(frozen=True)
 class Profile:
     "Everything that decides what `preprocess_volume` returns."
@@ -144,7 +144,7 @@ def get_profile(profile:str|Profile) -> Profile:
     if profile not in PROFILES: raise ValueError(f'unknown profile {profile!r}: expected one of {list(PROFILES)} or a Profile')
     return PROFILES[profile]
 
-# %% ../nbs/03a_volumes.ipynb #597dd3ec
+# %% ../nbs/03a_volumes.ipynb #6ea0eef6
 def _crop_pad(n, t):
     "CT-CLIP's centre crop/pad along one axis: (start, end) kept from n, and the pad before it in t."
     start = max((n - t)//2, 0)
@@ -186,7 +186,7 @@ def preprocess_volume(volume:Volume, # from `load_volume`
     else: region.div_(1000) # CT-CLIP's own arithmetic: x / 1000
     return out
 
-# %% ../nbs/03a_volumes.ipynb #627bed75
+# %% ../nbs/03a_volumes.ipynb #137434f8
 WINDOWS = {'lung': (-1350., 150.), 'mediastinum': (-160., 240.), 'bone': (-500., 1300.), 'full': (-1000., 1000.)} # HU
 
 def _as_dhw(x, profile, spacing=None):
@@ -216,7 +216,8 @@ def show_slices(x, # a `Volume`, an HU (X, Y, Z) array, or a preprocessed (1, D,
     axs[0].imshow(a[d].T, aspect=sw/sh, **kw)           # axial: rows = P (back at the bottom), columns = L
     axs[1].imshow(a[:, :, w][::-1], aspect=sd/sh, **kw) # coronal: head at the top
     axs[2].imshow(a[:, h, :][::-1], aspect=sd/sw, **kw) # sagittal
-    for ax, t in zip(axs, (f'axial {d}', f'coronal {w}', f'sagittal {h}')): ax.set_title(f'{title} {t}'.strip(), fontsize=8); ax.axis('off')
+    for ax, t in zip(axs, (f'axial {d}', f'coronal {w}', f'sagittal {h}')): ax.set_title(t, fontsize=8); ax.axis('off')
+    if title: axs[0].set_title(''); axs[0].set_title(f'{title}\naxial {d}', fontsize=8, loc='left')
     return axs
 
 def slice_viewer(x, # as for `show_slices`
