@@ -7,7 +7,7 @@ __all__ = ['CACHE_FORMAT', 'CACHE_DTYPE', 'AXES', 'cache_params', 'cache_key', '
            'check_entry', 'hf_fetch', 'CacheSummary', 'generate_cache', 'VerifyReport', 'verify_cache',
            'CachedVolumeDataset', 'augment_batch', 'ctc_cache', 'ctc_verify_cache']
 
-# %% ../nbs/03b_cache.ipynb #3b4748a4
+# %% ../nbs/03b_cache.ipynb #db395ec0
 import hashlib, json, os, shutil, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 from fastcore.script import Param, store_true
 
-from .core import LABELS, CTRateLayout, atomic_path, call_parse, get_logger, parse_volume_name, save_text
+from .core import LABELS, CTRateLayout, atomic_path, call_parse, get_logger, parallel_map, parse_volume_name, save_text
 from .volumes import Profile, get_profile, load_volume, preprocess_volume
 
-# %% ../nbs/03b_cache.ipynb #b2edb072
+# %% ../nbs/03b_cache.ipynb #add7d873
 CACHE_FORMAT = 1 # bump when the file layout changes: every key changes with it
 CACHE_DTYPE = np.float16
 _LOG = get_logger('cache')
@@ -45,7 +45,7 @@ def entry_file(name:str) -> str:
     "The cache file name of a volume: `valid_53_a_1.nii.gz` → `valid_53_a_1.npy`."
     return parse_volume_name(name).name.removesuffix('.nii.gz') + '.npy'
 
-# %% ../nbs/03b_cache.ipynb #7276050e
+# %% ../nbs/03b_cache.ipynb #f2271e1c
 def read_manifest(folder:str|Path) -> dict:
     "Volume name → manifest entry of a cache folder (the last line for a name wins)."
     p, out = Path(folder)/'manifest.jsonl', {}
@@ -75,6 +75,11 @@ class _HashingWriter:
     def write(self, b): self.h.update(b); return self.f.write(b)
     def __getattr__(self, k): return getattr(self.f, k)
 
+def _entry_shape(folder):
+    "The shape every entry of a cache folder must have, from its params.json (None if it has none)."
+    pf = Path(folder)/'params.json'
+    return (1, *json.loads(pf.read_text())['profile']['shape']) if pf.is_file() else None
+
 def _checksum(path):
     h = hashlib.blake2b(digest_size=16)
     with open(path, 'rb') as f:
@@ -97,7 +102,7 @@ def check_entry(path:str|Path, # an .npy cache file
     if checksum and _checksum(path) != checksum: return 'checksum mismatch'
     return None
 
-# %% ../nbs/03b_cache.ipynb #aece2899
+# %% ../nbs/03b_cache.ipynb #6421717d
 def _init_worker(): torch.set_num_threads(1) # parallel workers: one thread each
 
 def _cache_one(job:dict):
@@ -126,7 +131,7 @@ def hf_fetch(name:str, # a CT-RATE volume name
     rel = f'dataset/{v.split}_fixed/{v.patient_id}/{v.scan_id}/{v.name}'
     return Path(hf_hub_download(repo_id, rel, repo_type='dataset', token=os.environ.get('HF_TOKEN'), local_dir=dest))
 
-# %% ../nbs/03b_cache.ipynb #724a8cf0
+# %% ../nbs/03b_cache.ipynb #e58f9c33
 @dataclass
 class CacheSummary:
     "What `generate_cache` did."
@@ -156,7 +161,7 @@ def _shard(s):
     if not 0 <= i < n: raise ValueError(f'shard must be i/n with 0 <= i < n, got {s!r}')
     return i, n
 
-# %% ../nbs/03b_cache.ipynb #c9edf6ad
+# %% ../nbs/03b_cache.ipynb #578ab4b1
 def generate_cache(split, # a split file or master list (path or DataFrame) with VolumeName and spacing/rescale columns
                    data_root:str|Path, # CT-RATE root (holds `dataset/`)
                    cache_dir:str|Path, # the cache root
@@ -198,11 +203,6 @@ def generate_cache(split, # a split file or master list (path or DataFrame) with
                          path=None if download else CTRateLayout(data_root).volume_path(name)))
     if adopted: _append_manifest(folder, adopted); s.adopted = len(adopted)
     batches = [todo[k:k + batch_size] for k in range(0, len(todo), batch_size)] if download else [todo]
-    from fastprogress.fastprogress import progress_bar
-    from concurrent.futures import ProcessPoolExecutor
-    bar = progress_bar(range(len(todo)), leave=False) if progress and todo else None
-    if bar: bar.update(0)
-    done = 0
     for batch in batches:
         tmp = Path(tempfile.mkdtemp(prefix='ctc_download_', dir=folder)) if download else None
         try:
@@ -211,24 +211,16 @@ def generate_cache(split, # a split file or master list (path or DataFrame) with
                     try: j['path'] = fetch(j['name'], tmp)
                     except Exception as e:
                         s.failed[j['name']] = f'download failed: {type(e).__name__}: {e}'; _LOG.warning(f"{j['name']} skipped: {s.failed[j['name']]}")
-                        done += 1
                 batch = [j for j in batch if j['path'] is not None]
-            ex = ProcessPoolExecutor(workers, initializer=_init_worker) if workers > 1 else None
-            try:
-                results = ex.map(_cache_one, batch) if ex else map(_cache_one, batch)
-                for name, entry, err in results:
-                    if entry: _append_manifest(folder, [entry]); s.written += 1
-                    else: s.failed[name] = err; _LOG.warning(f'{name} skipped: {err}')
-                    done += 1
-                    if bar: bar.update(done)
-            finally:
-                if ex: ex.shutdown(cancel_futures=True)
+            for name, entry, err in parallel_map(_cache_one, batch, workers, progress, _init_worker):
+                if entry: _append_manifest(folder, [entry]); s.written += 1
+                else: s.failed[name] = err; _LOG.warning(f'{name} skipped: {err}')
         finally:
             if tmp: shutil.rmtree(tmp, ignore_errors=True) # raw downloads go once their batch is cached
     s.seconds = time.time() - t0
     return s
 
-# %% ../nbs/03b_cache.ipynb #1ed33e39
+# %% ../nbs/03b_cache.ipynb #511d2bd4
 @dataclass
 class VerifyReport:
     "What `verify_cache` found in one cache folder."
@@ -245,10 +237,7 @@ class VerifyReport:
     __repr__ = __str__
 
 def _verify_folder(folder, full, delete):
-    rep, man = VerifyReport(folder), read_manifest(folder)
-    shape = None
-    pf = folder/'params.json'
-    if pf.is_file(): shape = (1, *json.loads(pf.read_text())['profile']['shape'])
+    rep, man, shape = VerifyReport(folder), read_manifest(folder), _entry_shape(folder)
     for name, e in man.items():
         rep.checked += 1
         why = check_entry(folder/e['file'], shape or e['shape'], e.get('blake2b') if full else None)
@@ -274,7 +263,7 @@ def verify_cache(cache_dir:str|Path, # a cache folder (with params.json) or a ca
     if (d/'params.json').is_file() or (d/'manifest.jsonl').is_file(): return _verify_folder(d, full, delete)
     return [_verify_folder(f, full, delete) for f in sorted(d.iterdir()) if (f/'params.json').is_file()]
 
-# %% ../nbs/03b_cache.ipynb #535b5f49
+# %% ../nbs/03b_cache.ipynb #a7651031
 class CachedVolumeDataset(torch.utils.data.Dataset):
     "`(volume (1, D, H, W) float32, labels (18,) float32)` pairs from a cache folder and a split table."
     def __init__(self, split, # split file or DataFrame with VolumeName and the 18 labels
@@ -284,9 +273,7 @@ class CachedVolumeDataset(torch.utils.data.Dataset):
                  dtype:torch.dtype=torch.float32, # torch.float16 returns entries as stored: convert on the device (fastest)
                 ):
         df = _read_table(split)
-        self.folder, man = Path(folder), read_manifest(folder)
-        pf = self.folder/'params.json'
-        shape = (1, *json.loads(pf.read_text())['profile']['shape']) if pf.is_file() else None
+        self.folder, man, shape = Path(folder), read_manifest(folder), _entry_shape(folder)
         bad = {}
         for n in df.VolumeName:
             e = man.get(n)
@@ -304,7 +291,7 @@ class CachedVolumeDataset(torch.utils.data.Dataset):
         x = torch.from_numpy(np.array(np.load(self.files[i], mmap_mode='r'))) # float16, as stored
         return (x if self.dtype == torch.float16 else x.to(self.dtype)), self.labels[i]
 
-# %% ../nbs/03b_cache.ipynb #974dea2a
+# %% ../nbs/03b_cache.ipynb #18910931
 AXES = {'D': 2, 'H': 3, 'W': 4} # the named axes of a (B, C, D, H, W) batch
 
 def augment_batch(x:torch.Tensor, # (B, C, D, H, W), on any device
@@ -341,7 +328,7 @@ def augment_batch(x:torch.Tensor, # (B, C, D, H, W), on any device
         x = x*scale + (rnd(B)*2 - 1).view(B, 1, 1, 1, 1)*intensity[1]
     return x
 
-# %% ../nbs/03b_cache.ipynb #e351ddb6
+# %% ../nbs/03b_cache.ipynb #eb566c85
 @call_parse
 def ctc_cache(split:Param('split file or master list (CSV)', str, required=True)=None,
               data_root:Param('CT-RATE root (holds dataset/)', str, required=True)=None,

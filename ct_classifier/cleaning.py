@@ -7,19 +7,19 @@ __all__ = ['METADATA_REQUIRED', 'MASTER_COLUMNS', 'SchemaError', 'parse_xy_spaci
            'read_labels', 'volume_table', 'load_split', 'read_patient_list', 'exclusion_lists', 'CleaningResult',
            'clean_and_prepare_data', 'ctc_clean']
 
-# %% ../nbs/01_cleaning.ipynb #77fc324b
+# %% ../nbs/01_cleaning.ipynb #a9e0a132
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from fastcore.script import Param, store_true
 
-from .core import (LABELS, METADATA_COLUMNS, REPORT_COLUMNS, SPLITS, CTRateLayout, CleaningConfig,
-                                Config, call_parse, default_config, get_logger, load_config, parse_volume_name, save_csv)
+from .core import (LABELS, REPORT_COLUMNS, SPLITS, VOLUME_NAME_FORMAT, VOLUME_NAME_PATTERN, CTRateLayout,
+                                CleaningConfig, Config, call_parse, default_config, load_config, parse_volume_name, save_csv)
 
-# %% ../nbs/01_cleaning.ipynb #80e58284
+# %% ../nbs/01_cleaning.ipynb #d2bf3673
 class SchemaError(ValueError):
     "A CT-RATE table that does not fit the expected schema; the message names the file, the line and the problem."
 
@@ -34,11 +34,10 @@ def _read_csv(path, required, what):
     missing = [c for c in required if c not in df.columns]
     if missing: raise SchemaError(f'{path}: missing column(s) {missing}; a {what} file needs {list(required)}')
     names = df['VolumeName']
-    bad = names.isna() | ~names.fillna('').str.fullmatch(r'(train|valid)_\d+_[a-z]+_\d+\.nii\.gz')
+    bad = names.isna() | ~names.fillna('').str.fullmatch(VOLUME_NAME_PATTERN + r'\.nii\.gz')
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise SchemaError(f"{path}, line {_line(i)}: bad VolumeName {names.iloc[i]!r}: expected "
-                          "'<train|valid>_<patient>_<scan letter>_<reconstruction>.nii.gz', e.g. 'valid_53_a_1.nii.gz'")
+        raise SchemaError(f"{path}, line {_line(i)}: bad VolumeName {names.iloc[i]!r}: expected {VOLUME_NAME_FORMAT}")
     dup = names.duplicated(keep='first')
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
@@ -46,7 +45,7 @@ def _read_csv(path, required, what):
         raise SchemaError(f'{path}, line {_line(i)}: duplicate VolumeName {names.iloc[i]!r} (first on line {_line(first)})')
     return df
 
-# %% ../nbs/01_cleaning.ipynb #7670ce1f
+# %% ../nbs/01_cleaning.ipynb #14a29343
 _FLOAT = r'\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*'
 _XY = re.compile(rf'^\[{_FLOAT},{_FLOAT}\]$')
 
@@ -64,7 +63,7 @@ def parse_age(value) -> float:
     if not m: raise ValueError(f"bad PatientAge {value!r}: expected a DICOM age such as '036Y'")
     return int(m.group(1))/{'Y': 1, '': 1, 'M': 12, 'W': 52.1775, 'D': 365.25}[m.group(2)]
 
-# %% ../nbs/01_cleaning.ipynb #db53c819
+# %% ../nbs/01_cleaning.ipynb #d73be4bf
 METADATA_REQUIRED = ('VolumeName', 'XYSpacing', 'ZSpacing', 'RescaleIntercept', 'RescaleSlope')
 
 def read_metadata(path:str|Path, # `train_metadata.csv` or `validation_metadata.csv`
@@ -110,18 +109,18 @@ def read_labels(path:str|Path, # `train_predicted_labels.csv`, `valid_predicted_
         df[l] = v.astype(np.uint8)
     return df[['VolumeName', *LABELS]]
 
-# %% ../nbs/01_cleaning.ipynb #3545f487
+# %% ../nbs/01_cleaning.ipynb #0d4c286f
 def volume_table(names:pd.Series, # VolumeName values, already checked by a reader
                 ) -> pd.DataFrame: # split, patient_id, scan_id, patient, scan, reconstruction
     "Vectorised `parse_volume_name` for a column of checked names."
-    p = names.str.extract(r'^(train|valid)_(\d+)_([a-z]+)_(\d+)\.nii\.gz$')
+    p = names.str.extract(rf'^{VOLUME_NAME_PATTERN}\.nii\.gz$')
     p.columns = ['split', 'patient', 'scan', 'reconstruction']
     p['patient'], p['reconstruction'] = p.patient.astype(int), p.reconstruction.astype(int)
     p.insert(1, 'patient_id', p.split + '_' + p.patient.astype(str))
     p.insert(2, 'scan_id', p.patient_id + '_' + p.scan)
     return p
 
-# %% ../nbs/01_cleaning.ipynb #83794961
+# %% ../nbs/01_cleaning.ipynb #4ccf468f
 _META_KEEP = ['VolumeName', 'xy_spacing', 'z_spacing', 'RescaleSlope', 'RescaleIntercept', 'age', 'PatientSex']
 
 def load_split(layout:CTRateLayout, # where CT-RATE lives
@@ -148,7 +147,7 @@ def load_split(layout:CTRateLayout, # where CT-RATE lives
     df = lab.merge(meta[cols], on='VolumeName', validate='1:1').merge(rep, on='VolumeName', validate='1:1')
     return pd.concat([volume_table(df.VolumeName), df], axis=1)
 
-# %% ../nbs/01_cleaning.ipynb #4ed1f317
+# %% ../nbs/01_cleaning.ipynb #c08bb1fb
 _PATIENT = re.compile(r'^(train|valid)_(\d+)$')
 
 def read_patient_list(path:str|Path, # a text file: one volume name or patient id per line
@@ -166,7 +165,7 @@ def read_patient_list(path:str|Path, # a text file: one volume name or patient i
                                              "(e.g. 'train_12_a_1.nii.gz' or 'train_12')") from None
     return out
 
-# %% ../nbs/01_cleaning.ipynb #566ac403
+# %% ../nbs/01_cleaning.ipynb #03d8feae
 def exclusion_lists(layout:CTRateLayout, # where CT-RATE lives
                     cfg:CleaningConfig, # which lists are switched on
                     tables:dict|None=None, # split → `load_split` table, if already loaded
@@ -186,7 +185,7 @@ def exclusion_lists(layout:CTRateLayout, # where CT-RATE lives
     for p in cfg.extra_exclusion_lists: lists[f'list {Path(p).name}'] = read_patient_list(p)
     return lists
 
-# %% ../nbs/01_cleaning.ipynb #b3f7400c
+# %% ../nbs/01_cleaning.ipynb #9901bccc
 def _scan_rank(scan:pd.Series) -> pd.Series:
     "Order of scan letters: a < b < ... < z < aa (shorter first, then alphabetical)."
     return scan.str.len()*1000 + scan.map(lambda s: sum((ord(c) - 96)*27**i for i, c in enumerate(reversed(s))))
@@ -217,7 +216,7 @@ class CleaningResult:
         return '\n'.join(out)
     __repr__ = __str__
 
-# %% ../nbs/01_cleaning.ipynb #295b51a7
+# %% ../nbs/01_cleaning.ipynb #4353c036
 MASTER_COLUMNS = ['VolumeName', 'split', 'patient_id', 'scan_id', 'reconstruction', *LABELS,
                   'xy_spacing', 'z_spacing', 'RescaleSlope', 'RescaleIntercept', 'age', 'PatientSex']
 
@@ -260,7 +259,7 @@ def clean_and_prepare_data(cfg:Config|None=None, # experiment config: `paths.dat
         save_csv(master, path)
     return CleaningResult(master, pd.DataFrame(steps), path)
 
-# %% ../nbs/01_cleaning.ipynb #5b305f75
+# %% ../nbs/01_cleaning.ipynb #5ce94bb4
 @call_parse
 def ctc_clean(data_root:Param('CT-RATE root (the folder that holds dataset/)', str, required=True)=None,
               out:Param('where to write the master list (CSV)', str, required=True)=None,

@@ -5,8 +5,7 @@
 # %% auto #0
 __all__ = ['run_demo', 'ctc_demo']
 
-# %% ../nbs/09_cli.ipynb #17a8b1ca
-from pathlib import Path
+# %% ../nbs/09_cli.ipynb #026c19bb
 from fastcore.script import Param
 
 from .core import Config, call_parse, default_config, get_logger, load_config, seed_everything
@@ -14,7 +13,7 @@ from .synthetic import make_synthetic_ct_rate
 from .cleaning import clean_and_prepare_data
 from .sampling import write_splits
 
-# %% ../nbs/09_cli.ipynb #79216e05
+# %% ../nbs/09_cli.ipynb #33fe817a
 def run_demo(cfg:Config|None=None, # the experiment; default: the embedded demo config in the working directory
              progress:bool=True, # show progress bars
             ) -> dict: # what each stage produced, by stage name
@@ -30,7 +29,7 @@ def run_demo(cfg:Config|None=None, # the experiment; default: the embedded demo 
                                    sp.hpo_fractions).to_string(index=False)
     return out
 
-# %% ../nbs/09_cli.ipynb #dcf3301b
+# %% ../nbs/09_cli.ipynb #f4057f2b
 @call_parse
 def ctc_demo(config:Param('YAML experiment config (default: the embedded demo experiment, paths in the current folder)', str)=None):
     "Run the main job on the synthetic CT-RATE and print what each stage produced."

@@ -4,14 +4,14 @@
 
 # %% auto #0
 __all__ = ['LABELS', 'N_LABELS', 'CTCLIP_POS_WEIGHT', 'CTRATE_PREVALENCE', 'METADATA_COLUMNS', 'REPORT_COLUMNS', 'LABEL_COLUMNS',
-           'SPLITS', 'VolumeId', 'parse_volume_name', 'CTRateLayout', 'get_logger', 'atomic_path', 'atomic_write',
-           'save_text', 'save_json', 'save_csv', 'save_npy', 'save_torch', 'save_nifti', 'seed_everything',
-           'seed_worker', 'loader_seed_kwargs', 'pick_device', 'ConfigError', 'PathsConfig', 'SyntheticConfig',
-           'CleaningConfig', 'SamplingConfig', 'Config', 'expand_path', 'config_from_dict', 'load_config',
-           'default_config', 'config_to_dict', 'save_config', 'call_parse']
+           'SPLITS', 'VOLUME_NAME_PATTERN', 'VOLUME_NAME_FORMAT', 'VolumeId', 'parse_volume_name', 'CTRateLayout',
+           'get_logger', 'atomic_path', 'atomic_write', 'save_text', 'save_json', 'save_csv', 'save_npy', 'save_torch',
+           'save_nifti', 'seed_everything', 'seed_worker', 'loader_seed_kwargs', 'pick_device', 'parallel_map',
+           'ConfigError', 'PathsConfig', 'SyntheticConfig', 'CleaningConfig', 'SamplingConfig', 'Config', 'expand_path',
+           'config_from_dict', 'load_config', 'default_config', 'config_to_dict', 'save_config', 'call_parse']
 
-# %% ../nbs/00_core.ipynb #e4d0feb3
-import argparse, contextlib, dataclasses, difflib, functools, inspect, json, logging, os, random, re, sys, types, uuid
+# %% ../nbs/00_core.ipynb #528e60fb
+import argparse, contextlib, difflib, functools, inspect, json, logging, os, random, re, sys, types, uuid
 from dataclasses import dataclass, field, fields, is_dataclass, MISSING
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
@@ -23,7 +23,7 @@ import yaml
 from fastcore.docments import docments
 from fastcore.script import Param
 
-# %% ../nbs/00_core.ipynb #b6722ca2
+# %% ../nbs/00_core.ipynb #6cc44172
 LABELS = (
     'Medical material', 'Arterial wall calcification', 'Cardiomegaly', 'Pericardial effusion',
     'Coronary artery wall calcification', 'Hiatal hernia', 'Lymphadenopathy', 'Emphysema', 'Atelectasis',
@@ -32,13 +32,13 @@ LABELS = (
     'Interlobular septal thickening')
 N_LABELS = len(LABELS)
 
-# %% ../nbs/00_core.ipynb #b0a12d17
+# %% ../nbs/00_core.ipynb #26c74613
 CTCLIP_POS_WEIGHT = (9.211362733, 2.384068466, 8.295479204, 32.8629776, 2.992233613, 6.064870808, 3.176470588,
                      4.187083754, 3.022222222, 1.216071737, 1.677849552, 3.152851834, 7.123261694, 18.16629381,
                      13.8480647, 6.335045662, 10.81701149, 13.40695067)
 CTRATE_PREVALENCE = {l: 1/(1+w) for l, w in zip(LABELS, CTCLIP_POS_WEIGHT)}
 
-# %% ../nbs/00_core.ipynb #644637e7
+# %% ../nbs/00_core.ipynb #8db13a8b
 METADATA_COLUMNS = (
     'VolumeName', 'Manufacturer', 'SeriesDescription', 'ManufacturerModelName', 'PatientSex', 'PatientAge',
     'ReconstructionDiameter', 'DistanceSourceToDetector', 'DistanceSourceToPatient', 'GantryDetectorTilt',
@@ -53,8 +53,10 @@ REPORT_COLUMNS = ('VolumeName', 'ClinicalInformation_EN', 'Technique_EN', 'Findi
 LABEL_COLUMNS = ('VolumeName', *LABELS)
 SPLITS = ('train', 'valid')
 
-# %% ../nbs/00_core.ipynb #3ceed819
-_VOLUME_RE = re.compile(r'^(train|valid)_(\d+)_([a-z]+)_(\d+)(\.nii\.gz|\.nii)?$')
+# %% ../nbs/00_core.ipynb #77380dc7
+VOLUME_NAME_PATTERN = r'(train|valid)_(\d+)_([a-z]+)_(\d+)' # split, patient, scan, reconstruction
+VOLUME_NAME_FORMAT = "'<train|valid>_<patient>_<scan letter>_<reconstruction>.nii.gz', e.g. 'valid_53_a_1.nii.gz'"
+_VOLUME_RE = re.compile(rf'^{VOLUME_NAME_PATTERN}(\.nii\.gz|\.nii)?$')
 
 @dataclass(frozen=True)
 class VolumeId:
@@ -75,12 +77,11 @@ def parse_volume_name(name:str, # e.g. 'valid_53_a_1.nii.gz', with or without th
     "Split a CT-RATE volume name into split, patient, scan and reconstruction."
     m = _VOLUME_RE.match(Path(str(name)).name)
     if m is None:
-        raise ValueError(f"bad CT-RATE volume name {name!r}: expected '<train|valid>_<patient>_<scan letter>_<reconstruction>"
-                         f".nii.gz', e.g. 'valid_53_a_1.nii.gz'")
+        raise ValueError(f"bad CT-RATE volume name {name!r}: expected {VOLUME_NAME_FORMAT}")
     split, p, s, r, _ = m.groups()
     return VolumeId(split, int(p), s, int(r))
 
-# %% ../nbs/00_core.ipynb #980a847d
+# %% ../nbs/00_core.ipynb #0b76cc6c
 @dataclass
 class CTRateLayout:
     "Paths of CT-RATE's files under `root` (the folder that holds `dataset/`)."
@@ -109,7 +110,7 @@ class CTRateLayout:
         v = parse_volume_name(name)
         return self.volume_dir(v.split)/v.patient_id/v.scan_id/v.name
 
-# %% ../nbs/00_core.ipynb #c713568a
+# %% ../nbs/00_core.ipynb #f9f4a361
 def get_logger(name:str='ct_classifier', # module name; prefixed with `ct_classifier.` if it is not already
               ) -> logging.Logger:
     "A logger in the `ct_classifier` namespace that prints `time level name: message` to stderr once."
@@ -122,7 +123,7 @@ def get_logger(name:str='ct_classifier', # module name; prefixed with `ct_classi
         root.setLevel(logging.INFO)
     return logging.getLogger(name)
 
-# %% ../nbs/00_core.ipynb #1ebd3238
+# %% ../nbs/00_core.ipynb #f9995d5c
 @contextlib.contextmanager
 def atomic_path(path:str|Path, # the file to create or replace
                 suffix:str='', # ending of the temporary name, for writers that go by extension (e.g. '.nii.gz')
@@ -148,7 +149,7 @@ def atomic_write(path:str|Path, # the file to create or replace
         f.flush()
         os.fsync(f.fileno())
 
-# %% ../nbs/00_core.ipynb #5c39e54e
+# %% ../nbs/00_core.ipynb #9978e893
 def save_text(text:str, path:str|Path) -> Path:
     "Write `text` to `path` atomically (UTF-8)."
     with atomic_write(path, 'w', encoding='utf-8') as f: f.write(text)
@@ -174,7 +175,7 @@ def save_torch(obj, path:str|Path) -> Path:
     with atomic_write(path, 'wb') as f: torch.save(obj, f)
     return Path(path)
 
-# %% ../nbs/00_core.ipynb #fd016053
+# %% ../nbs/00_core.ipynb #3051853d
 def save_nifti(arr:np.ndarray, # the voxel array, (X, Y, Z) as NIfTI stores it
                affine:np.ndarray, # 4x4 voxel-to-world (RAS+ mm) matrix
                path:str|Path, # ends in `.nii` or `.nii.gz`
@@ -188,7 +189,7 @@ def save_nifti(arr:np.ndarray, # the voxel array, (X, Y, Z) as NIfTI stores it
     with atomic_path(path, '.nii.gz' if path.name.endswith('.nii.gz') else '.nii') as tmp: nib.save(img, tmp)
     return path
 
-# %% ../nbs/00_core.ipynb #4105f12c
+# %% ../nbs/00_core.ipynb #3b4c67ad
 def seed_everything(seed:int=42, # one seed for Python, NumPy and PyTorch
                     deterministic:bool=False, # also ask PyTorch for deterministic kernels (slower on GPU)
                    ) -> torch.Generator: # a generator seeded with `seed`, for `DataLoader(generator=...)`
@@ -215,7 +216,7 @@ def loader_seed_kwargs(seed:int) -> dict:
     g.manual_seed(seed)
     return dict(generator=g, worker_init_fn=seed_worker)
 
-# %% ../nbs/00_core.ipynb #620840f6
+# %% ../nbs/00_core.ipynb #fb7608e4
 def _mps_available() -> bool:
     mps = getattr(torch.backends, 'mps', None)
     return bool(mps and mps.is_available())
@@ -238,11 +239,28 @@ def pick_device(prefer:str|None=None, # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'; 
     if dev.type == 'mps' and not _mps_available(): raise RuntimeError(f"device {prefer!r} asked for, but MPS is not available")
     return dev
 
-# %% ../nbs/00_core.ipynb #fd2ca060
+# %% ../nbs/00_core.ipynb #95278198
+def parallel_map(f, # a picklable function of one item
+                 items:list, # the work
+                 workers:int=1, # processes; <= 1 runs in this process
+                 progress:bool=True, # show a progress bar
+                 initializer=None, # run once in each worker process
+                ):
+    "Yield `f(item)` for each item, in order, from a process pool, with a progress bar."
+    from concurrent.futures import ProcessPoolExecutor
+    from fastprogress.fastprogress import progress_bar
+    ex = ProcessPoolExecutor(workers, initializer=initializer) if workers > 1 and len(items) > 1 else None
+    try:
+        results = ex.map(f, items, chunksize=1) if ex else map(f, items)
+        yield from (progress_bar(results, total=len(items), leave=False) if progress and items else results)
+    finally:
+        if ex: ex.shutdown(cancel_futures=True)
+
+# %% ../nbs/00_core.ipynb #734871f2
 class ConfigError(ValueError):
     "A config that does not fit the schema; the message names the file and the dotted key."
 
-# %% ../nbs/00_core.ipynb #693708c3
+# %% ../nbs/00_core.ipynb #693250bd
 @dataclass
 class PathsConfig:
     "Where data and results live; relative paths resolve against the config file's folder."
@@ -295,7 +313,7 @@ class Config:
     cleaning: CleaningConfig = field(default_factory=CleaningConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
 
-# %% ../nbs/00_core.ipynb #172bd6ec
+# %% ../nbs/00_core.ipynb #0a6f48b0
 _ENV = re.compile(r'\$\{([^}]*)\}')
 
 @dataclass
@@ -365,7 +383,7 @@ def _build(cls, d, key, ctx):
         elif is_dataclass(hints[name]): kw[name] = _build(hints[name], {}, dotted(name), ctx)
     return cls(**kw)
 
-# %% ../nbs/00_core.ipynb #8c490d87
+# %% ../nbs/00_core.ipynb #fdbb3b33
 def config_from_dict(d:dict, # the parsed YAML
                      base_dir:str|Path='.', # folder relative paths resolve against
                      source:str='<dict>', # names the origin in error messages
@@ -391,13 +409,13 @@ def load_config(path:str|Path, # a YAML experiment file, e.g. `configs/demo.yaml
         node[last] = v
     return config_from_dict(d, path.parent.resolve(), str(path))
 
-# %% ../nbs/00_core.ipynb #ac8e392b
+# %% ../nbs/00_core.ipynb #a9011efe
 def default_config(base_dir:str|Path='.', # folder the default relative paths resolve against
                   ) -> Config:
     "The embedded demo experiment (the same as `configs/demo.yaml`)."
     return config_from_dict({'name': 'demo'}, Path(base_dir).resolve(), '<default config>')
 
-# %% ../nbs/00_core.ipynb #e040ee50
+# %% ../nbs/00_core.ipynb #ebb4927e
 def config_to_dict(cfg) -> dict:
     "A config dataclass as plain YAML-safe values (paths as strings, tuples as lists)."
     def conv(v):
@@ -412,7 +430,7 @@ def save_config(cfg, path:str|Path) -> Path:
     "Write a config as YAML atomically; `load_config` reads it back to an equal config."
     return save_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), path)
 
-# %% ../nbs/00_core.ipynb #77af1bdf
+# %% ../nbs/00_core.ipynb #daacec4b
 def call_parse(func):
     "Decorator: make `func` a console script whose options are its parameters, spelled `--with-dashes`."
     def parser():

@@ -7,7 +7,7 @@ __all__ = ['label_prevalence', 'max_prevalence_deviation', 'label_cooccurrence',
            'split_path', 'write_splits', 'read_split', 'plot_label_prevalence', 'plot_cooccurrence',
            'plot_labels_per_scan', 'ctc_split']
 
-# %% ../nbs/02_sampling.ipynb #d5d031e7
+# %% ../nbs/02_sampling.ipynb #d27147fa
 import json, math
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from fastcore.script import Param
 
 from .core import LABELS, SPLITS, call_parse, get_logger, save_csv, save_text
 
-# %% ../nbs/02_sampling.ipynb #4b12d6e4
+# %% ../nbs/02_sampling.ipynb #a39db95e
 def label_prevalence(df:pd.DataFrame, # rows with the 18 label columns
                     ) -> pd.Series: # share of rows positive for each label
     "Prevalence of each label (0–1) over the rows of `df`."
@@ -40,7 +40,7 @@ def labels_per_scan(df:pd.DataFrame) -> pd.Series:
     "How many rows have 0, 1, 2, ... positive labels."
     return df[list(LABELS)].sum(1).value_counts().sort_index().rename('rows')
 
-# %% ../nbs/02_sampling.ipynb #1464d798
+# %% ../nbs/02_sampling.ipynb #f367b73c
 def _half_up(x): return int(math.floor(x + .5))
 
 def _score(S, C, target):
@@ -76,7 +76,7 @@ def _repair(Y, cnt, sel, k, target, rng, n_cand=256, max_iter=2000, tol=5e-4):
         S, C, cur = S - Y[outs[o]] + Y[ins[i]], C - cnt[outs[o]] + cnt[ins[i]], sc[o, i]
     return sel
 
-# %% ../nbs/02_sampling.ipynb #c4831e13
+# %% ../nbs/02_sampling.ipynb #f3df060b
 def _patients(df, group):
     "Patient ids in a fixed order, their label sums and row counts."
     g = df.groupby(group, sort=True)
@@ -109,7 +109,7 @@ def stratified_sample(df:pd.DataFrame, # rows (volumes) with the 18 labels and a
         sel = _repair(Y, cnt, sel, k, target, np.random.default_rng(seed))
     return df[df[group].isin(ids[sel])].copy()
 
-# %% ../nbs/02_sampling.ipynb #0d782bdc
+# %% ../nbs/02_sampling.ipynb #3bb07b0e
 def _frac_tag(f): return f'{f:.6f}'.rstrip('0').rstrip('.')
 
 def split_path(out_dir:str|Path, # the split folder, e.g. `data/splits`
@@ -122,7 +122,7 @@ def split_path(out_dir:str|Path, # the split folder, e.g. `data/splits`
     if not 0 < hpo_fraction <= 1: raise ValueError(f'HPO fraction must be in (0, 1], got {hpo_fraction}')
     return Path(out_dir)/'hpo'/f'{split}_{_frac_tag(hpo_fraction)}.csv'
 
-# %% ../nbs/02_sampling.ipynb #3bdd2a89
+# %% ../nbs/02_sampling.ipynb #36a4d8ca
 _LOG = get_logger('sampling')
 
 def write_splits(master:pd.DataFrame, # the master list (`ct_classifier.cleaning`)
@@ -136,21 +136,20 @@ def write_splits(master:pd.DataFrame, # the master list (`ct_classifier.cleaning
     fracs = sorted({float(f) for f in hpo_fractions}, reverse=True)
     (out_dir/'splits.json').unlink(missing_ok=True) # readers refuse the folder until it is complete again
     rows = []
+    def write(df, ref, split, f, hpo):
+        "Save one split file in natural name order; its summary row."
+        path = split_path(out_dir, split, f if hpo else None)
+        save_csv(df.sort_values('VolumeName', key=lambda v: v.str.replace(r'\d+', lambda m: m[0].zfill(9), regex=True)), path)
+        rows.append(dict(file=path.relative_to(out_dir).as_posix(), split=split, fraction=f, patients=df.patient_id.nunique(),
+                         volumes=len(df), max_dev_pp=round(max_prevalence_deviation(df, ref), 3)))
     for split in SPLITS:
         src = master[master.split == split]
         if src.empty: raise ValueError(f'the master list has no {split!r} rows')
-        cur = stratified_sample(src, fraction, seed)
-        order = lambda d: d.sort_values('VolumeName', key=lambda v: v.str.replace(r'\d+', lambda m: m[0].zfill(9), regex=True))
-        save_csv(order(cur), split_path(out_dir, split))
-        rows.append(dict(file=split_path(out_dir, split).relative_to(out_dir).as_posix(), split=split, fraction=fraction,
-                         patients=cur.patient_id.nunique(), volumes=len(cur), max_dev_pp=round(max_prevalence_deviation(cur, src), 3)))
-        base = cur
+        base = cur = stratified_sample(src, fraction, seed)
+        write(cur, src, split, fraction, hpo=False)
         for f in fracs:
-            sub = stratified_sample(cur, f, seed, source=base)
-            save_csv(order(sub), split_path(out_dir, split, f))
-            rows.append(dict(file=split_path(out_dir, split, f).relative_to(out_dir).as_posix(), split=split, fraction=f,
-                             patients=sub.patient_id.nunique(), volumes=len(sub), max_dev_pp=round(max_prevalence_deviation(sub, base), 3)))
-            cur = sub
+            cur = stratified_sample(cur, f, seed, source=base)
+            write(cur, base, split, f, hpo=True)
     keep = {r['file'] for r in rows}
     for old in (out_dir/'hpo').glob('*.csv'): # subsets of an earlier call with other fractions
         if f'hpo/{old.name}' not in keep: old.unlink(); _LOG.info(f'removed stale HPO subset {old}')
@@ -173,11 +172,10 @@ def read_split(out_dir:str|Path, # the split folder
                                 'write it with ctc_split --hpo-fractions ...')
     return pd.read_csv(path)
 
-# %% ../nbs/02_sampling.ipynb #fb276957
+# %% ../nbs/02_sampling.ipynb #6328581a
 def plot_label_prevalence(tables:dict, # name → DataFrame with the 18 labels
                           ax=None):
     "Grouped horizontal bars: each label's prevalence (%) in each table."
-    import matplotlib.pyplot as plt
     prev = pd.DataFrame({k: 100*label_prevalence(v) for k, v in tables.items()})
     ax = prev.iloc[::-1].plot.barh(ax=ax, figsize=(7, 7), width=.8)
     ax.set_xlabel('prevalence (%)'); ax.set_title('Label prevalence'); ax.legend(loc='lower right')
@@ -195,13 +193,12 @@ def plot_cooccurrence(df:pd.DataFrame, ax=None):
 
 def plot_labels_per_scan(tables:dict, ax=None):
     "Share of rows with 0, 1, 2, ... positive labels, per table."
-    import matplotlib.pyplot as plt
     h = pd.DataFrame({k: labels_per_scan(v)/len(v)*100 for k, v in tables.items()}).fillna(0)
     ax = h.plot.bar(ax=ax, figsize=(7, 3))
     ax.set_xlabel('positive labels per scan'); ax.set_ylabel('% of scans')
     return ax
 
-# %% ../nbs/02_sampling.ipynb #1cebc29c
+# %% ../nbs/02_sampling.ipynb #93c93009
 @call_parse
 def ctc_split(master:Param('the master list written by ctc_clean', str, required=True)=None,
               out:Param('folder for the split files', str, required=True)=None,

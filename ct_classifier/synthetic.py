@@ -6,21 +6,20 @@
 __all__ = ['CTRATE_COUNTS', 'split_counts', 'label_correlation', 'draw_labels', 'synthetic_tables', 'render_volume',
            'SyntheticSummary', 'make_synthetic_ct_rate', 'ctc_synth']
 
-# %% ../nbs/00a_synthetic.ipynb #e368b644
-import json, math, os, time
+# %% ../nbs/00a_synthetic.ipynb #ef438b4d
+import json, os, time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
-from fastcore.parallel import parallel
 from fastcore.script import Param, store_true
 
 from .core import (LABELS, N_LABELS, CTRATE_PREVALENCE, METADATA_COLUMNS, REPORT_COLUMNS,
-                                LABEL_COLUMNS, SPLITS, CTRateLayout, call_parse, get_logger, save_csv, save_text, save_nifti)
+                                SPLITS, CTRateLayout, call_parse, get_logger, parallel_map, save_csv, save_text, save_nifti)
 
-# %% ../nbs/00a_synthetic.ipynb #92d98504
+# %% ../nbs/00a_synthetic.ipynb #5d50d37e
 CTRATE_COUNTS = {'train': (20_000, 24_128, 47_149), 'valid': (1_304, 1_564, 3_039)} # patients, scans, volumes
 
 def split_counts(n_patients:int, # patients in the split
@@ -32,7 +31,7 @@ def split_counts(n_patients:int, # patients in the split
     n_volumes = min(3*n_scans, max(n_scans, round(n_patients*v/p)))
     return n_patients, n_scans, n_volumes
 
-# %% ../nbs/00a_synthetic.ipynb #ac0beb2e
+# %% ../nbs/00a_synthetic.ipynb #a0bccd40
 def _spread(rng, n_bins, total, lo, hi):
     "Random integer counts in [lo, hi] for `n_bins` bins that add up to `total`."
     counts = np.full(n_bins, lo)
@@ -55,7 +54,7 @@ def _population(rng, n_patients, n_scans, n_volumes):
     recon = np.concatenate([np.arange(1, k+1) for k in recons])
     return patient[vol_scan], scan[vol_scan], recon, vol_scan
 
-# %% ../nbs/00a_synthetic.ipynb #73ff6117
+# %% ../nbs/00a_synthetic.ipynb #6fe6aa85
 _COOCCUR = {('Arterial wall calcification', 'Coronary artery wall calcification'): .6,
             ('Cardiomegaly', 'Pericardial effusion'): .3, ('Cardiomegaly', 'Pleural effusion'): .3,
             ('Pleural effusion', 'Atelectasis'): .5, ('Pleural effusion', 'Pericardial effusion'): .3,
@@ -80,7 +79,7 @@ def draw_labels(rng:np.random.Generator, # the generator to draw from
     thresholds = norm.ppf(1 - np.array([CTRATE_PREVALENCE[l] for l in LABELS]))
     return (z > thresholds).astype(np.uint8)
 
-# %% ../nbs/00a_synthetic.ipynb #406f14c5
+# %% ../nbs/00a_synthetic.ipynb #62cdad6d
 _SCANNERS = (('Philips', .615, ('iCT 256', 'Ingenuity CT', 'Brilliance 64'), ('B', 'L', 'YB'), 'B'),
              ('SIEMENS', .301, ('SOMATOM Definition Edge', 'SOMATOM go.Now'), ('Br40d', 'Bl57d', 'Br36d'), 'FLAT'),
              ('PNMS', .084, ('Brilliance 16',), ('B', 'C', 'L'), 'B'))
@@ -126,7 +125,7 @@ def _report(labels, sides):
 _HEAD_REPORT = ('Non-contrast images of the head were obtained; the thorax is not included in this series.',
                 'Non-chest examination.')
 
-# %% ../nbs/00a_synthetic.ipynb #c8dace24
+# %% ../nbs/00a_synthetic.ipynb #6f95b489
 def _fmt(x): return f'{float(x):.10g}'
 
 def synthetic_tables(split:str, # 'train' or 'valid'
@@ -214,7 +213,7 @@ def synthetic_tables(split:str, # 'train' or 'valid'
                             'z_spacing': zsp, 'sides': [''.join(s) for s in sides[vol_scan]]})
     return dict(metadata=meta, reports=reports, labels=lab, volumes=volumes, no_chest=no_chest, gold=gold)
 
-# %% ../nbs/00a_synthetic.ipynb #ed88e40d
+# %% ../nbs/00a_synthetic.ipynb #0dcb8733
 class _Grid:
     "Voxel-centre coordinates in mm (open grids) of a volume of `shape` and `spacing`."
     def __init__(self, shape, spacing):
@@ -266,7 +265,7 @@ def _inside(g, c, r):
     "Boolean mask of the ellipsoid (full volume)."
     return ((g.x - c[0])/r[0])**2 + ((g.y - c[1])/r[1])**2 + ((g.z - c[2])/r[2])**2 < 1
 
-# %% ../nbs/00a_synthetic.ipynb #bc6a96a5
+# %% ../nbs/00a_synthetic.ipynb #3b27f367
 @dataclass
 class _Anatomy:
     a: float; b: float; yc: float; fat: float # body semi-axes, centre (y), subcutaneous fat (mm)
@@ -368,7 +367,7 @@ def _airways(vol, g, an, wall=1.5, ectasis=None):
                 end = hc + d*lr*.85
                 _capsule(vol, g, hc, end, ectasis[side] + 2, 40); _capsule(vol, g, hc, end, ectasis[side], -1000)
 
-# %% ../nbs/00a_synthetic.ipynb #8e18a56a
+# %% ../nbs/00a_synthetic.ipynb #fbd1975a
 def _lung_points(rng, an, side, n, region=''):
     "`n` random points (mm) inside the `side` lung, away from the heart; `region` adds 'upper', 'lower', 'peripheral'."
     c, r = an.lung(side)
@@ -487,7 +486,7 @@ def _paint_findings(vol, lung, g, an, present, sides, rngs, difficulty):
         _ellipsoid(vol, g, p, (22, 4, 16), 2800)
         _capsule(vol, g, p, an.heart_c + [0, 0, 20], 1.2, 2000)
 
-# %% ../nbs/00a_synthetic.ipynb #f5983c53
+# %% ../nbs/00a_synthetic.ipynb #004acfc3
 def _head(g):
     "A head and neck: what the non-chest scans of CT-RATE show."
     vol = np.full(g.shape, -1000, np.float32)
@@ -515,7 +514,7 @@ def render_volume(shape:tuple, # voxels (X, Y, Z)
         present = {l for l, y in zip(LABELS, np.zeros(N_LABELS) if labels is None else labels) if y}
         sides = dict(zip(LABELS, sides))
         rngs = {l: np.random.default_rng([*seed[:4], 3, i]) for i, l in enumerate(LABELS)}
-        cf, sf = 1 - .6*difficulty, 1 - .45*difficulty
+        sf = 1 - .45*difficulty # size factor, as in `_paint_findings`
         heart = 1 + .18 + .2*sf if 'Cardiomegaly' in present else 1.
         vol, lung = _chest(g, an, heart, (4 + 8*sf) if 'Pericardial effusion' in present else 0.)
         _paint_findings(vol, lung, g, an, present, sides, rngs, difficulty)
@@ -525,7 +524,7 @@ def render_volume(shape:tuple, # voxels (X, Y, Z)
     vol += noise*np.float32(noise_sd)
     return np.clip(vol, -1024, 3071, out=vol)
 
-# %% ../nbs/00a_synthetic.ipynb #041af008
+# %% ../nbs/00a_synthetic.ipynb #7a298452
 _LOG = get_logger('synthetic')
 
 def _affine_lps(shape, spacing):
@@ -546,23 +545,14 @@ def _write_volume(job:dict) -> tuple[str, str|None]:
 
 def _run_jobs(jobs, workers, progress):
     "Run `_write_volume` over `jobs` (in `workers` processes), with a progress bar; returns the failures."
-    from concurrent.futures import ProcessPoolExecutor
-    from fastprogress.fastprogress import progress_bar
     failed = {}
-    if workers <= 1: results = map(_write_volume, jobs)
-    else:
-        ex = ProcessPoolExecutor(workers)
-        results = ex.map(_write_volume, jobs, chunksize=1)
-    try:
-        for name, err in (progress_bar(results, total=len(jobs), leave=False) if progress else results):
-            if err:
-                failed[name] = err
-                _LOG.warning(f'volume {name} failed and was skipped: {err}')
-    finally:
-        if workers > 1: ex.shutdown(cancel_futures=True)
+    for name, err in parallel_map(_write_volume, jobs, workers, progress):
+        if err:
+            failed[name] = err
+            _LOG.warning(f'volume {name} failed and was skipped: {err}')
     return failed
 
-# %% ../nbs/00a_synthetic.ipynb #0fc17fa2
+# %% ../nbs/00a_synthetic.ipynb #10ff4b7d
 @dataclass
 class SyntheticSummary:
     "What `make_synthetic_ct_rate` wrote."
@@ -583,7 +573,7 @@ class SyntheticSummary:
         return '\n'.join(lines)
     __repr__ = __str__
 
-# %% ../nbs/00a_synthetic.ipynb #ad02703c
+# %% ../nbs/00a_synthetic.ipynb #7afc13fe
 def make_synthetic_ct_rate(root:str|Path, # CT-RATE root to create: `dataset/` goes inside
                            n_train_patients:int=12, # train patients (CT-RATE: 20,000)
                            n_valid_patients:int=6, # valid patients (CT-RATE: 1,304)
@@ -639,7 +629,7 @@ def make_synthetic_ct_rate(root:str|Path, # CT-RATE root to create: `dataset/` g
     summary.seconds = time.time() - t0
     return summary
 
-# %% ../nbs/00a_synthetic.ipynb #cd993950
+# %% ../nbs/00a_synthetic.ipynb #e5bef874
 @call_parse
 def ctc_synth(root:Param('CT-RATE root to create (dataset/ goes inside)', str),
               metadata_only:Param('write the CSVs and lists only, no volumes', store_true)=False,

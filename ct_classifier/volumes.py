@@ -6,23 +6,22 @@
 __all__ = ['LPS', 'PROFILES', 'WINDOWS', 'Volume', 'read_nifti', 'load_volume', 'Profile', 'get_profile', 'output_size',
            'preprocess_volume', 'show_slices', 'slice_viewer']
 
-# %% ../nbs/03a_volumes.ipynb #589f4a57
-import gzip, io, math, os, re
-from dataclasses import dataclass, field, replace
+# %% ../nbs/03a_volumes.ipynb #638c1fc9
+import gzip, io, math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 import nibabel as nib
 from nibabel.orientations import axcodes2ornt, io_orientation, ornt_transform, apply_orientation
 
-from .core import get_logger
+from .cleaning import parse_xy_spacing
 try: from isal.igzip import decompress as _gunzip # ISA-L: about 1.7x faster than zlib
 except ImportError: _gunzip = gzip.decompress
 
-# %% ../nbs/03a_volumes.ipynb #a173f783
+# %% ../nbs/03a_volumes.ipynb #d687eeb2
 LPS = ('L', 'P', 'S')
 
 @dataclass
@@ -44,14 +43,14 @@ def _meta_spacing(row):
         return v if v > 0 else math.nan
     xy = num(row.get('xy_spacing', math.nan))
     if math.isnan(xy) and isinstance(row.get('XYSpacing'), str):
-        m = re.match(r'^\s*\[\s*([-+0-9.eE]+)\s*,', row['XYSpacing'])
-        xy = num(m.group(1)) if m else math.nan
+        try: xy = num(parse_xy_spacing(row['XYSpacing'])[0]) # CT-CLIP uses the first value, as here
+        except ValueError: pass
     z = num(row.get('z_spacing', row.get('ZSpacing', math.nan)))
     return xy, z
 
 def _is_fixed(path): return any(p.endswith('_fixed') for p in Path(path).parts[:-1])
 
-# %% ../nbs/03a_volumes.ipynb #09e149f1
+# %% ../nbs/03a_volumes.ipynb #b9e406fa
 def read_nifti(path:str|Path, # a NIfTI file
               ) -> tuple: # (voxels (X, Y, Z) as stored, affine, zooms (x, y, z), (slope, intercept) of the header)
     "Read a NIfTI file's stored voxels and geometry; errors name the file."
@@ -75,7 +74,7 @@ def read_nifti(path:str|Path, # a NIfTI file
         return arr, img.affine, tuple(float(z) for z in img.header.get_zooms()[:3]), (float(img.dataobj.slope), float(img.dataobj.inter))
     except Exception as e: raise ValueError(f'{path}: cannot read the volume ({type(e).__name__}: {e})') from None
 
-# %% ../nbs/03a_volumes.ipynb #f208cdb2
+# %% ../nbs/03a_volumes.ipynb #70c6977e
 def load_volume(path:str|Path, # a `.nii.gz` or `.nii` file
                 meta_row=None, # its metadata row (dict or Series: CT-RATE's columns or the master list's), or None
                 rescale:str='auto', # 'auto': metadata slope/intercept only for v1 files outside `*_fixed` folders; 'metadata'; 'none'
@@ -118,7 +117,7 @@ def load_volume(path:str|Path, # a `.nii.gz` or `.nii` file
                                 'header' if math.isnan(xy) and math.isnan(z) else 'metadata and header'))
     return Volume(hu, spacing, affine, path.name, notes)
 
-# %% ../nbs/03a_volumes.ipynb #f53b064e
+# %% ../nbs/03a_volumes.ipynb #ce4414f8
 @dataclass(frozen=True)
 class Profile:
     "Everything that decides what `preprocess_volume` returns."
@@ -144,7 +143,7 @@ def get_profile(profile:str|Profile) -> Profile:
     if profile not in PROFILES: raise ValueError(f'unknown profile {profile!r}: expected one of {list(PROFILES)} or a Profile')
     return PROFILES[profile]
 
-# %% ../nbs/03a_volumes.ipynb #6ea0eef6
+# %% ../nbs/03a_volumes.ipynb #1c725437
 def _crop_pad(n, t):
     "CT-CLIP's centre crop/pad along one axis: (start, end) kept from n, and the pad before it in t."
     start = max((n - t)//2, 0)
@@ -186,7 +185,7 @@ def preprocess_volume(volume:Volume, # from `load_volume`
     else: region.div_(1000) # CT-CLIP's own arithmetic: x / 1000
     return out
 
-# %% ../nbs/03a_volumes.ipynb #137434f8
+# %% ../nbs/03a_volumes.ipynb #33812cde
 WINDOWS = {'lung': (-1350., 150.), 'mediastinum': (-160., 240.), 'bone': (-500., 1300.), 'full': (-1000., 1000.)} # HU
 
 def _as_dhw(x, profile, spacing=None):
