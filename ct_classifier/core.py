@@ -7,10 +7,11 @@ __all__ = ['LABELS', 'N_LABELS', 'CTCLIP_POS_WEIGHT', 'CTRATE_PREVALENCE', 'META
            'SPLITS', 'VOLUME_NAME_PATTERN', 'VOLUME_NAME_FORMAT', 'VolumeId', 'parse_volume_name', 'CTRateLayout',
            'get_logger', 'atomic_path', 'atomic_write', 'save_text', 'save_json', 'save_csv', 'save_npy', 'save_torch',
            'save_nifti', 'seed_everything', 'seed_worker', 'loader_seed_kwargs', 'pick_device', 'parallel_map',
-           'ConfigError', 'PathsConfig', 'SyntheticConfig', 'CleaningConfig', 'SamplingConfig', 'Config', 'expand_path',
-           'config_from_dict', 'load_config', 'default_config', 'config_to_dict', 'save_config', 'call_parse']
+           'ConfigError', 'PathsConfig', 'SyntheticConfig', 'CleaningConfig', 'SamplingConfig', 'CTClipConfig',
+           'ModelConfig', 'Config', 'expand_path', 'config_from_dict', 'load_config', 'default_config',
+           'config_to_dict', 'save_config', 'call_parse']
 
-# %% ../nbs/00_core.ipynb #528e60fb
+# %% ../nbs/00_core.ipynb #bf222506
 import argparse, contextlib, difflib, functools, inspect, json, logging, os, random, re, sys, types, uuid
 from dataclasses import dataclass, field, fields, is_dataclass, MISSING
 from pathlib import Path
@@ -23,7 +24,7 @@ import yaml
 from fastcore.docments import docments
 from fastcore.script import Param
 
-# %% ../nbs/00_core.ipynb #6cc44172
+# %% ../nbs/00_core.ipynb #74420520
 LABELS = (
     'Medical material', 'Arterial wall calcification', 'Cardiomegaly', 'Pericardial effusion',
     'Coronary artery wall calcification', 'Hiatal hernia', 'Lymphadenopathy', 'Emphysema', 'Atelectasis',
@@ -32,13 +33,13 @@ LABELS = (
     'Interlobular septal thickening')
 N_LABELS = len(LABELS)
 
-# %% ../nbs/00_core.ipynb #26c74613
+# %% ../nbs/00_core.ipynb #3ec1b4c3
 CTCLIP_POS_WEIGHT = (9.211362733, 2.384068466, 8.295479204, 32.8629776, 2.992233613, 6.064870808, 3.176470588,
                      4.187083754, 3.022222222, 1.216071737, 1.677849552, 3.152851834, 7.123261694, 18.16629381,
                      13.8480647, 6.335045662, 10.81701149, 13.40695067)
 CTRATE_PREVALENCE = {l: 1/(1+w) for l, w in zip(LABELS, CTCLIP_POS_WEIGHT)}
 
-# %% ../nbs/00_core.ipynb #8db13a8b
+# %% ../nbs/00_core.ipynb #6eb8dc53
 METADATA_COLUMNS = (
     'VolumeName', 'Manufacturer', 'SeriesDescription', 'ManufacturerModelName', 'PatientSex', 'PatientAge',
     'ReconstructionDiameter', 'DistanceSourceToDetector', 'DistanceSourceToPatient', 'GantryDetectorTilt',
@@ -53,7 +54,7 @@ REPORT_COLUMNS = ('VolumeName', 'ClinicalInformation_EN', 'Technique_EN', 'Findi
 LABEL_COLUMNS = ('VolumeName', *LABELS)
 SPLITS = ('train', 'valid')
 
-# %% ../nbs/00_core.ipynb #77380dc7
+# %% ../nbs/00_core.ipynb #670b2625
 VOLUME_NAME_PATTERN = r'(train|valid)_(\d+)_([a-z]+)_(\d+)' # split, patient, scan, reconstruction
 VOLUME_NAME_FORMAT = "'<train|valid>_<patient>_<scan letter>_<reconstruction>.nii.gz', e.g. 'valid_53_a_1.nii.gz'"
 _VOLUME_RE = re.compile(rf'^{VOLUME_NAME_PATTERN}(\.nii\.gz|\.nii)?$')
@@ -81,7 +82,7 @@ def parse_volume_name(name:str, # e.g. 'valid_53_a_1.nii.gz', with or without th
     split, p, s, r, _ = m.groups()
     return VolumeId(split, int(p), s, int(r))
 
-# %% ../nbs/00_core.ipynb #0b76cc6c
+# %% ../nbs/00_core.ipynb #9599d5a7
 @dataclass
 class CTRateLayout:
     "Paths of CT-RATE's files under `root` (the folder that holds `dataset/`)."
@@ -110,7 +111,7 @@ class CTRateLayout:
         v = parse_volume_name(name)
         return self.volume_dir(v.split)/v.patient_id/v.scan_id/v.name
 
-# %% ../nbs/00_core.ipynb #f9f4a361
+# %% ../nbs/00_core.ipynb #2c9871ab
 def get_logger(name:str='ct_classifier', # module name; prefixed with `ct_classifier.` if it is not already
               ) -> logging.Logger:
     "A logger in the `ct_classifier` namespace that prints `time level name: message` to stderr once."
@@ -123,7 +124,7 @@ def get_logger(name:str='ct_classifier', # module name; prefixed with `ct_classi
         root.setLevel(logging.INFO)
     return logging.getLogger(name)
 
-# %% ../nbs/00_core.ipynb #f9995d5c
+# %% ../nbs/00_core.ipynb #02de5169
 @contextlib.contextmanager
 def atomic_path(path:str|Path, # the file to create or replace
                 suffix:str='', # ending of the temporary name, for writers that go by extension (e.g. '.nii.gz')
@@ -149,7 +150,7 @@ def atomic_write(path:str|Path, # the file to create or replace
         f.flush()
         os.fsync(f.fileno())
 
-# %% ../nbs/00_core.ipynb #9978e893
+# %% ../nbs/00_core.ipynb #0723b498
 def save_text(text:str, path:str|Path) -> Path:
     "Write `text` to `path` atomically (UTF-8)."
     with atomic_write(path, 'w', encoding='utf-8') as f: f.write(text)
@@ -175,7 +176,7 @@ def save_torch(obj, path:str|Path) -> Path:
     with atomic_write(path, 'wb') as f: torch.save(obj, f)
     return Path(path)
 
-# %% ../nbs/00_core.ipynb #3051853d
+# %% ../nbs/00_core.ipynb #7e6991b1
 def save_nifti(arr:np.ndarray, # the voxel array, (X, Y, Z) as NIfTI stores it
                affine:np.ndarray, # 4x4 voxel-to-world (RAS+ mm) matrix
                path:str|Path, # ends in `.nii` or `.nii.gz`
@@ -189,7 +190,7 @@ def save_nifti(arr:np.ndarray, # the voxel array, (X, Y, Z) as NIfTI stores it
     with atomic_path(path, '.nii.gz' if path.name.endswith('.nii.gz') else '.nii') as tmp: nib.save(img, tmp)
     return path
 
-# %% ../nbs/00_core.ipynb #3b4c67ad
+# %% ../nbs/00_core.ipynb #9d885713
 def seed_everything(seed:int=42, # one seed for Python, NumPy and PyTorch
                     deterministic:bool=False, # also ask PyTorch for deterministic kernels (slower on GPU)
                    ) -> torch.Generator: # a generator seeded with `seed`, for `DataLoader(generator=...)`
@@ -216,7 +217,7 @@ def loader_seed_kwargs(seed:int) -> dict:
     g.manual_seed(seed)
     return dict(generator=g, worker_init_fn=seed_worker)
 
-# %% ../nbs/00_core.ipynb #fb7608e4
+# %% ../nbs/00_core.ipynb #19445fdf
 def _mps_available() -> bool:
     mps = getattr(torch.backends, 'mps', None)
     return bool(mps and mps.is_available())
@@ -239,7 +240,7 @@ def pick_device(prefer:str|None=None, # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'; 
     if dev.type == 'mps' and not _mps_available(): raise RuntimeError(f"device {prefer!r} asked for, but MPS is not available")
     return dev
 
-# %% ../nbs/00_core.ipynb #95278198
+# %% ../nbs/00_core.ipynb #7c2b96f4
 def parallel_map(f, # a picklable function of one item
                  items:list, # the work
                  workers:int=1, # processes; <= 1 runs in this process
@@ -256,11 +257,11 @@ def parallel_map(f, # a picklable function of one item
     finally:
         if ex: ex.shutdown(cancel_futures=True)
 
-# %% ../nbs/00_core.ipynb #734871f2
+# %% ../nbs/00_core.ipynb #ba125949
 class ConfigError(ValueError):
     "A config that does not fit the schema; the message names the file and the dotted key."
 
-# %% ../nbs/00_core.ipynb #693250bd
+# %% ../nbs/00_core.ipynb #8993192d
 @dataclass
 class PathsConfig:
     "Where data and results live; relative paths resolve against the config file's folder."
@@ -303,6 +304,23 @@ class SamplingConfig:
     hpo_fractions: list[float] = field(default_factory=lambda: [0.5, 0.2, 0.05]) # nested HPO subsets of the split files
 
 @dataclass
+class CTClipConfig:
+    "The CT-CLIP branch of `ModelConfig` (see `ct_classifier.ctclip`)."
+    checkpoint: str = '' # a local `.pt` file, or a path in CT-RATE's Hugging Face repo (e.g. `models/CT-CLIP-Related/CT-CLIP_v2.pt`); '' = random weights
+    head: Literal['lipro', 'new'] = 'new' # 'lipro': CT-CLIP's linear-probe head (loadable from CT_LiPro_v2.pt); 'new': a small new head
+    unfreeze_last: int = 0 # transformer blocks trained at the end of each encoder stage (0: the encoder stays frozen)
+
+@dataclass
+class ModelConfig:
+    "Which network `ct_classifier.models.create_model` builds."
+    family: Literal['resnet', 'densenet', 'vit', 'ctclip'] = 'resnet'
+    variant: str = '18' # resnet: 10, 18, 34, 50; densenet: 121, 169, 201; vit: tiny, small, base; ctclip: base
+    dropout: float = 0.2 # dropout before the classification layer
+    checkpointing: bool = False # gradient checkpointing: less activation memory, about a third more compute
+    num_classes: int = 18 # outputs (logits), one per label
+    ctclip: CTClipConfig = field(default_factory=CTClipConfig)
+
+@dataclass
 class Config:
     "One experiment: a name, a seed, a device and one section per pipeline stage."
     name: str # experiment name (required); names run folders
@@ -312,8 +330,9 @@ class Config:
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     cleaning: CleaningConfig = field(default_factory=CleaningConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
 
-# %% ../nbs/00_core.ipynb #0a6f48b0
+# %% ../nbs/00_core.ipynb #88fa0b91
 _ENV = re.compile(r'\$\{([^}]*)\}')
 
 @dataclass
@@ -383,7 +402,7 @@ def _build(cls, d, key, ctx):
         elif is_dataclass(hints[name]): kw[name] = _build(hints[name], {}, dotted(name), ctx)
     return cls(**kw)
 
-# %% ../nbs/00_core.ipynb #fdbb3b33
+# %% ../nbs/00_core.ipynb #70d7b0ec
 def config_from_dict(d:dict, # the parsed YAML
                      base_dir:str|Path='.', # folder relative paths resolve against
                      source:str='<dict>', # names the origin in error messages
@@ -409,13 +428,13 @@ def load_config(path:str|Path, # a YAML experiment file, e.g. `configs/demo.yaml
         node[last] = v
     return config_from_dict(d, path.parent.resolve(), str(path))
 
-# %% ../nbs/00_core.ipynb #a9011efe
+# %% ../nbs/00_core.ipynb #0a34e881
 def default_config(base_dir:str|Path='.', # folder the default relative paths resolve against
                   ) -> Config:
     "The embedded demo experiment (the same as `configs/demo.yaml`)."
     return config_from_dict({'name': 'demo'}, Path(base_dir).resolve(), '<default config>')
 
-# %% ../nbs/00_core.ipynb #ebb4927e
+# %% ../nbs/00_core.ipynb #1fea8198
 def config_to_dict(cfg) -> dict:
     "A config dataclass as plain YAML-safe values (paths as strings, tuples as lists)."
     def conv(v):
@@ -430,7 +449,7 @@ def save_config(cfg, path:str|Path) -> Path:
     "Write a config as YAML atomically; `load_config` reads it back to an equal config."
     return save_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), path)
 
-# %% ../nbs/00_core.ipynb #daacec4b
+# %% ../nbs/00_core.ipynb #4b3f22f8
 def call_parse(func):
     "Decorator: make `func` a console script whose options are its parameters, spelled `--with-dashes`."
     def parser():
