@@ -37,7 +37,7 @@ def _run(method, path, meta_csv, ctclip, repeat, out_npy, q):
     row = df[df.VolumeName == Path(path).name].iloc[0]
     if method == 'ours':
         from ct_classifier.volumes import load_volume, preprocess_volume
-        run = lambda: preprocess_volume(load_volume(path, row), 'ctclip', inplace=True)
+        run = lambda: preprocess_volume(load_volume(path, row), 'ctclip')
     elif method == 'ctclip':
         sys.path.insert(0, str(Path(ctclip)/'scripts'))
         from data_inference_nii import CTReportDatasetinfer

@@ -5,9 +5,9 @@
 # %% auto #0
 __all__ = ['CACHE_FORMAT', 'CACHE_DTYPE', 'AXES', 'cache_params', 'cache_key', 'cache_folder', 'entry_file', 'read_manifest',
            'check_entry', 'hf_fetch', 'CacheSummary', 'generate_cache', 'VerifyReport', 'verify_cache',
-           'CachedVolumeDataset', 'augment_batch', 'ctc_cache', 'ctc_verify_cache']
+           'CachedVolumeDataset', 'to_model_input', 'augment_batch', 'ctc_cache', 'ctc_verify_cache']
 
-# %% ../nbs/03b_cache.ipynb #db395ec0
+# %% ../nbs/03b_cache.ipynb #36a43231
 import hashlib, json, os, shutil, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +21,7 @@ from fastcore.script import Param, store_true
 from .core import LABELS, CTRateLayout, atomic_path, call_parse, get_logger, parallel_map, parse_volume_name, save_text
 from .volumes import Profile, get_profile, load_volume, preprocess_volume
 
-# %% ../nbs/03b_cache.ipynb #add7d873
+# %% ../nbs/03b_cache.ipynb #6af064ea
 CACHE_FORMAT = 1 # bump when the file layout changes: every key changes with it
 CACHE_DTYPE = np.float16
 _LOG = get_logger('cache')
@@ -45,7 +45,7 @@ def entry_file(name:str) -> str:
     "The cache file name of a volume: `valid_53_a_1.nii.gz` → `valid_53_a_1.npy`."
     return parse_volume_name(name).name.removesuffix('.nii.gz') + '.npy'
 
-# %% ../nbs/03b_cache.ipynb #f2271e1c
+# %% ../nbs/03b_cache.ipynb #1552cd63
 def read_manifest(folder:str|Path) -> dict:
     "Volume name → manifest entry of a cache folder (the last line for a name wins)."
     p, out = Path(folder)/'manifest.jsonl', {}
@@ -102,7 +102,7 @@ def check_entry(path:str|Path, # an .npy cache file
     if checksum and _checksum(path) != checksum: return 'checksum mismatch'
     return None
 
-# %% ../nbs/03b_cache.ipynb #6421717d
+# %% ../nbs/03b_cache.ipynb #f4556ffb
 def _init_worker(): torch.set_num_threads(1) # parallel workers: one thread each
 
 def _cache_one(job:dict):
@@ -110,7 +110,7 @@ def _cache_one(job:dict):
     name = job['name']
     try:
         vol = load_volume(job['path'], job['meta'], job['rescale'])
-        x = preprocess_volume(vol, job['profile'], inplace=True)
+        x = preprocess_volume(vol, job['profile'])
         del vol
         arr = x.numpy().astype(CACHE_DTYPE)
         with atomic_path(job['out'], '.npy') as tmp, open(tmp, 'xb') as f:
@@ -131,7 +131,7 @@ def hf_fetch(name:str, # a CT-RATE volume name
     rel = f'dataset/{v.split}_fixed/{v.patient_id}/{v.scan_id}/{v.name}'
     return Path(hf_hub_download(repo_id, rel, repo_type='dataset', token=os.environ.get('HF_TOKEN'), local_dir=dest))
 
-# %% ../nbs/03b_cache.ipynb #e58f9c33
+# %% ../nbs/03b_cache.ipynb #48af88b5
 @dataclass
 class CacheSummary:
     "What `generate_cache` did."
@@ -161,7 +161,7 @@ def _shard(s):
     if not 0 <= i < n: raise ValueError(f'shard must be i/n with 0 <= i < n, got {s!r}')
     return i, n
 
-# %% ../nbs/03b_cache.ipynb #578ab4b1
+# %% ../nbs/03b_cache.ipynb #09bf7b22
 def generate_cache(split, # a split file or master list (path or DataFrame) with VolumeName and spacing/rescale columns
                    data_root:str|Path, # CT-RATE root (holds `dataset/`)
                    cache_dir:str|Path, # the cache root
@@ -220,7 +220,7 @@ def generate_cache(split, # a split file or master list (path or DataFrame) with
     s.seconds = time.time() - t0
     return s
 
-# %% ../nbs/03b_cache.ipynb #511d2bd4
+# %% ../nbs/03b_cache.ipynb #4a7ea3b3
 @dataclass
 class VerifyReport:
     "What `verify_cache` found in one cache folder."
@@ -263,14 +263,14 @@ def verify_cache(cache_dir:str|Path, # a cache folder (with params.json) or a ca
     if (d/'params.json').is_file() or (d/'manifest.jsonl').is_file(): return _verify_folder(d, full, delete)
     return [_verify_folder(f, full, delete) for f in sorted(d.iterdir()) if (f/'params.json').is_file()]
 
-# %% ../nbs/03b_cache.ipynb #a7651031
+# %% ../nbs/03b_cache.ipynb #d3344084
 class CachedVolumeDataset(torch.utils.data.Dataset):
-    "`(volume (1, D, H, W) float32, labels (18,) float32)` pairs from a cache folder and a split table."
+    "`(volume (1, D, H, W) float16 as stored, labels (18,) float32)` pairs from a cache folder and a split table."
     def __init__(self, split, # split file or DataFrame with VolumeName and the 18 labels
                  folder:str|Path, # the cache folder (`cache_folder(cache_dir, profile)`)
                  labels=LABELS, # label columns, in order
                  on_missing:str='error', # 'error' or 'drop' volumes without a good cache entry
-                 dtype:torch.dtype=torch.float32, # torch.float16 returns entries as stored: convert on the device (fastest)
+                 dtype:torch.dtype=torch.float16, # as stored; convert on the device with `to_model_input` (fastest), or torch.float32 here
                 ):
         df = _read_table(split)
         self.folder, man, shape = Path(folder), read_manifest(folder), _entry_shape(folder)
@@ -291,7 +291,14 @@ class CachedVolumeDataset(torch.utils.data.Dataset):
         x = torch.from_numpy(np.array(np.load(self.files[i], mmap_mode='r'))) # float16, as stored
         return (x if self.dtype == torch.float16 else x.to(self.dtype)), self.labels[i]
 
-# %% ../nbs/03b_cache.ipynb #18910931
+def to_model_input(x:torch.Tensor, # a batch from the DataLoader, e.g. float16 `(B, 1, D, H, W)` from `CachedVolumeDataset`
+                   device, # the training device
+                   dtype:torch.dtype=torch.float32, # what the model takes
+                  ) -> torch.Tensor:
+    "Move a batch to `device`, then convert it there (the copy moves the stored float16 bytes, not float32 ones)."
+    return x.to(device, non_blocking=True).to(dtype)
+
+# %% ../nbs/03b_cache.ipynb #d3faa7af
 AXES = {'D': 2, 'H': 3, 'W': 4} # the named axes of a (B, C, D, H, W) batch
 
 def augment_batch(x:torch.Tensor, # (B, C, D, H, W), on any device
@@ -328,7 +335,7 @@ def augment_batch(x:torch.Tensor, # (B, C, D, H, W), on any device
         x = x*scale + (rnd(B)*2 - 1).view(B, 1, 1, 1, 1)*intensity[1]
     return x
 
-# %% ../nbs/03b_cache.ipynb #eb566c85
+# %% ../nbs/03b_cache.ipynb #cb49d51a
 @call_parse
 def ctc_cache(split:Param('split file or master list (CSV)', str, required=True)=None,
               data_root:Param('CT-RATE root (holds dataset/)', str, required=True)=None,
