@@ -6,7 +6,7 @@
 __all__ = ['LPS', 'PROFILES', 'WINDOWS', 'Volume', 'read_nifti', 'NiftiStream', 'load_volume', 'Profile', 'get_profile',
            'output_size', 'preprocess_volume', 'show_slices', 'slice_viewer']
 
-# %% ../nbs/03a_volumes.ipynb #d354415a
+# %% ../nbs/03a_volumes.ipynb #ab51894e
 import gzip, io, math, queue, threading, zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +24,7 @@ try: # ISA-L: inflates about 1.7x faster than zlib
     from isal.isal_zlib import decompressobj as _inflater
 except ImportError: _gunzip, _inflater = gzip.decompress, zlib.decompressobj
 
-# %% ../nbs/03a_volumes.ipynb #c3e2256a
+# %% ../nbs/03a_volumes.ipynb #de932fa1
 LPS = ('L', 'P', 'S')
 
 _SLAB = 8 # axial slices per slab: the unit in which voxels are converted, and resampled by `preprocess_volume`
@@ -73,7 +73,7 @@ def _meta_spacing(row):
 
 def _is_fixed(path): return any(p.endswith('_fixed') for p in Path(path).parts[:-1])
 
-# %% ../nbs/03a_volumes.ipynb #d6352c76
+# %% ../nbs/03a_volumes.ipynb #246d5f1b
 def _nifti1(head:bytes):
     "(shape, dtype, voxel offset, affine, zooms, (slope, intercept)) of a single-file 3D NIfTI-1 header, else None."
     if len(head) < 352 or head[:4] not in (b'\x5c\x01\x00\x00', b'\x00\x00\x01\x5c'): return None
@@ -103,7 +103,7 @@ def read_nifti(path:str|Path, # a NIfTI file
         return arr, img.affine, tuple(float(z) for z in img.header.get_zooms()[:3]), (float(img.dataobj.slope), float(img.dataobj.inter))
     except Exception as e: raise ValueError(f'{path}: cannot read the volume ({type(e).__name__}: {e})') from None
 
-# %% ../nbs/03a_volumes.ipynb #e19ab582
+# %% ../nbs/03a_volumes.ipynb #cfedc42b
 _CHUNK = 1 << 20 # compressed bytes inflated per step
 
 def _to_hu(raw:np.ndarray, ops) -> np.ndarray:
@@ -132,40 +132,45 @@ class NiftiStream:
         "Yield `(z, float32 (n, Y, X) HU)` in order while a thread inflates the rest; errors name the file."
         X, Y, Z = self.shape
         step, total = X*Y*self.dtype.itemsize, self.offset + X*Y*Z*self.dtype.itemsize
-        buf, q, stop = np.empty(total, np.uint8), queue.SimpleQueue(), threading.Event()
-        def inflate():
+        q, stop = queue.SimpleQueue(), threading.Event()
+        def inflate(): # the only work on the critical path; copying the pieces is left to the consumer
             try:
-                d, pos = _inflater(31), 0
+                d = _inflater(31)
                 with open(self.path, 'rb') as f:
                     while not stop.is_set() and (chunk := f.read(_CHUNK)):
                         while chunk:
-                            piece = d.decompress(chunk)
-                            if pos + len(piece) > total: raise ValueError(f'more than the {total} bytes the header promises')
-                            buf[pos:pos + len(piece)] = np.frombuffer(piece, np.uint8); pos += len(piece)
+                            q.put(d.decompress(chunk))
                             chunk = d.unused_data if d.eof else b'' # a next gzip member
                             if d.eof: d = _inflater(31)
-                        q.put(pos)
-                if not stop.is_set() and pos < total:
-                    raise ValueError(f'truncated: {max(pos - self.offset, 0)} bytes of voxels, {total - self.offset} expected')
                 q.put(None)
             except Exception as e: q.put(e)
         th = threading.Thread(target=inflate, daemon=True)
         th.start()
+        buf = np.empty(total, np.uint8)
         vox = np.frombuffer(buf, self.dtype, X*Y*Z, self.offset).reshape(Z, Y, X)
         try:
-            done = 0
+            done = pos = 0
             while done < Z:
                 got = q.get()
                 if isinstance(got, Exception): raise ValueError(f'{self.path}: cannot read the volume ({type(got).__name__}: {got})')
-                ready = Z if got is None else min(Z, max(0, (got - self.offset)//step))
+                if got is None:
+                    raise ValueError(f'{self.path}: cannot read the volume (truncated: {max(pos - self.offset, 0)} bytes of voxels, '
+                                     f'{total - self.offset} expected)')
+                if pos + len(got) > total:
+                    raise ValueError(f'{self.path}: cannot read the volume (more than the {total} bytes its header promises)')
+                buf[pos:pos + len(got)] = np.frombuffer(got, np.uint8); pos += len(got)
+                ready = min(Z, max(0, (pos - self.offset)//step))
                 while ready - done >= n or (ready == Z and done < Z):
                     k = min(n, ready - done)
                     yield done, _to_hu(vox[done:done + k], self.ops)
                     done += k
+            while (got := q.get()) is not None: # the rest of the stream: nothing more, and an intact trailer
+                if isinstance(got, Exception): raise ValueError(f'{self.path}: cannot read the volume ({type(got).__name__}: {got})')
+                if len(got): raise ValueError(f'{self.path}: cannot read the volume (more than the {total} bytes its header promises)')
         finally:
             stop.set(); th.join()
 
-# %% ../nbs/03a_volumes.ipynb #ea2828f1
+# %% ../nbs/03a_volumes.ipynb #9d744f3e
 def _rescale_ops(path, row, rescale, header_scl, notes):
     "The (slope, intercept) steps from stored values to HU: the header's, then the metadata's if the rule asks for it."
     ops = [header_scl] if header_scl != (1, 0) else []
@@ -217,7 +222,7 @@ def load_volume(path:str|Path, # a `.nii.gz` or `.nii` file
                                 'header' if math.isnan(xy) and math.isnan(z) else 'metadata and header'))
     return Volume(hu, spacing, affine, path.name, notes, src)
 
-# %% ../nbs/03a_volumes.ipynb #eeaf97d0
+# %% ../nbs/03a_volumes.ipynb #3c337a6d
 @dataclass(frozen=True)
 class Profile:
     "Everything that decides what `preprocess_volume` returns."
@@ -243,7 +248,7 @@ def get_profile(profile:str|Profile) -> Profile:
     if profile not in PROFILES: raise ValueError(f'unknown profile {profile!r}: expected one of {list(PROFILES)} or a Profile')
     return PROFILES[profile]
 
-# %% ../nbs/03a_volumes.ipynb #25bbdd13
+# %% ../nbs/03a_volumes.ipynb #5ed150c1
 def _crop_pad(n, t):
     "CT-CLIP's centre crop/pad along one axis: (start, end) kept from n, and the pad before it in t."
     start = max((n - t)//2, 0)
@@ -318,7 +323,7 @@ def preprocess_volume(volume:Volume, # from `load_volume` (read or not yet read)
     if o < z1: raise ValueError(f'{volume.name}: only {done} of {volume.shape[2]} slices were read')
     return out
 
-# %% ../nbs/03a_volumes.ipynb #11bc8612
+# %% ../nbs/03a_volumes.ipynb #42871f98
 WINDOWS = {'lung': (-1350., 150.), 'mediastinum': (-160., 240.), 'bone': (-500., 1300.), 'full': (-1000., 1000.)} # HU
 
 def _as_dhw(x, profile, spacing=None):
