@@ -6,7 +6,7 @@
 __all__ = ['EMBED_FORMAT', 'weights_hash', 'embedding_folder', 'EmbedSummary', 'embed_cache', 'EmbeddingDataset', 'fit_head',
            'ctc_embed']
 
-# %% ../nbs/05b_embeddings.ipynb #52f7bdc1
+# %% ../nbs/05b_embeddings.ipynb #787eabe6
 import hashlib, json, time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +21,7 @@ from fastcore.script import Param, store_true
 from .core import LABELS, call_parse, get_logger, pick_device, save_npy, save_text
 from .cache import CachedVolumeDataset, _read_table, cache_folder, entry_file, to_model_input
 
-# %% ../nbs/05b_embeddings.ipynb #9ee8f775
+# %% ../nbs/05b_embeddings.ipynb #fe5b3a68
 EMBED_FORMAT = 1 # bump when the stored layout changes
 _LOG = get_logger('embeddings')
 
@@ -32,7 +32,7 @@ def weights_hash(module:nn.Module, # the frozen encoder path (e.g. `CTClipClassi
     for k, t in sorted(module.state_dict().items()):
         t = t.detach().cpu().contiguous()
         h.update(f'{k}:{tuple(t.shape)}:{t.dtype}'.encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b'')
+        if t.numel(): h.update(t.reshape(-1).view(torch.uint8).numpy()) # the bytes in place (any dtype, bfloat16 too), no copy
     return h.hexdigest()
 
 def embedding_folder(out_root:str|Path, # the embeddings root, e.g. `data/embeddings`
@@ -44,7 +44,7 @@ def embedding_folder(out_root:str|Path, # the embeddings root, e.g. `data/embedd
 
 def _latent_file(folder, name): return Path(folder)/entry_file(name)
 
-# %% ../nbs/05b_embeddings.ipynb #6caa4b56
+# %% ../nbs/05b_embeddings.ipynb #af840ade
 @dataclass
 class EmbedSummary:
     "What `embed_cache` did."
@@ -110,7 +110,7 @@ def embed_cache(split, # a split file or DataFrame with VolumeName
     s.seconds = time.time() - t0
     return s
 
-# %% ../nbs/05b_embeddings.ipynb #ef108fa5
+# %% ../nbs/05b_embeddings.ipynb #56e9cd07
 class EmbeddingDataset(torch.utils.data.Dataset):
     "`(latent (F,) float32, labels (18,) float32)` pairs from an embeddings folder and a split table, held in memory."
     def __init__(self, split, # split file or DataFrame with VolumeName and the labels
@@ -159,7 +159,7 @@ def fit_head(head:nn.Module, # maps (B, F) latents to (B, 18) logits, e.g. `CTCl
         losses.append(tot/max(len(X), 1))
     return losses
 
-# %% ../nbs/05b_embeddings.ipynb #67ee4e40
+# %% ../nbs/05b_embeddings.ipynb #7f895124
 @call_parse
 def ctc_embed(split:Param('split file (CSV with VolumeName)', str, required=True),
               cache_dir:Param('cache root or folder (holds <cache key>/)', str, required=True),
