@@ -15,32 +15,13 @@ the quantised tokens and of the tokens before quantisation, number of differing 
 
 Run from the repository root:  python bench/bench_ctvit.py --ctclip /path/to/CT-CLIP [--repeat 3] [--rounds 2]
 """
-import argparse, multiprocessing as mp, os, resource, shutil, sys, tempfile, time
+import argparse, os, shutil, sys, tempfile, time
 from pathlib import Path
+
+from _fresh import in_fresh_process, proc_status_mb, reset_peak
 
 CFG = dict(dim=512, codebook_size=8192, image_size=480, patch_size=20, temporal_patch_size=10, spatial_depth=4,
            temporal_depth=4, dim_head=32, heads=8)
-
-
-def _status(field):
-    for line in open('/proc/self/status'):
-        if line.startswith(field + ':'): return int(line.split()[1])/1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024
-
-
-def _reset_peak():
-    "Reset VmHWM to the current RSS (Linux: write 5 to /proc/self/clear_refs); False if not possible."
-    try:
-        with open('/proc/self/clear_refs', 'w') as f: f.write('5')
-        return True
-    except OSError: return False
-
-
-def _worker(*args):
-    q = args[-1]
-    try: _run(*args)
-    except BaseException:
-        import traceback; q.put(traceback.format_exc())
 
 
 def _run(method, weights, inp, ctclip, repeat, out_dir, q):
@@ -61,8 +42,8 @@ def _run(method, weights, inp, ctclip, repeat, out_dir, q):
         run = lambda: m(x, return_encoded_tokens=True)
     m.load_state_dict(sd); m.eval(); del sd
     times = []
-    reset = _reset_peak()
-    base = _status('VmRSS') if reset else _status('VmHWM')
+    reset = reset_peak()
+    base = proc_status_mb('VmRSS') if reset else proc_status_mb('VmHWM')
     with torch.no_grad():
         for i in range(repeat):
             t0 = time.perf_counter(); y = run(); times.append(time.perf_counter() - t0)
@@ -72,15 +53,11 @@ def _run(method, weights, inp, ctclip, repeat, out_dir, q):
                 seen.clear()
             print(f'    {method} pass {i + 1}: {times[-1]:.2f} s', flush=True)
             del y
-    q.put((times, _status('VmHWM') - base, base))
+    q.put((times, proc_status_mb('VmHWM') - base, base))
 
 
 def measure(method, weights, inp, ctclip, repeat, out_dir=None):
-    ctx = mp.get_context('spawn'); q = ctx.Queue()
-    p = ctx.Process(target=_worker, args=(method, str(weights), str(inp), ctclip, repeat, out_dir and str(out_dir), q))
-    p.start(); res = q.get(); p.join()
-    if isinstance(res, str): raise RuntimeError(f'{method} failed in its process:\n{res}')
-    return res
+    return in_fresh_process(_run, method, str(weights), str(inp), ctclip, repeat, out_dir and str(out_dir), label=method)
 
 
 def main():

@@ -8,7 +8,7 @@ not depend on the values) and the same cache of synthetic volumes preprocessed t
 
 Run from the repository root:  python bench/bench_embed.py [--volumes 4] [--epochs 10] [--device cpu]
 """
-import argparse, os, shutil, tempfile, time, warnings
+import argparse, shutil, tempfile, time, warnings
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +23,7 @@ def main():
     ap.add_argument('--device', default='cpu')
     args = ap.parse_args()
     warnings.filterwarnings('ignore')
-    from ct_classifier.core import CTRateLayout, LABELS
+    from ct_classifier.core import CTRateLayout
     from ct_classifier.synthetic import make_synthetic_ct_rate
     from ct_classifier.cache import CachedVolumeDataset, cache_folder, generate_cache, to_model_input
     from ct_classifier.ctclip import CTClipClassifier

@@ -11,24 +11,12 @@ for first-touch page faults), peak memory is the process's peak RSS (VmHWM, Linu
 
 Run from the repository root:  python bench/bench_preprocess.py --ctclip /path/to/CT-CLIP [--repeat 3]
 """
-import argparse, multiprocessing as mp, os, resource, sys, tempfile, time, shutil
+import argparse, os, sys, tempfile, time, shutil
 from pathlib import Path
 
 import numpy as np
 
-
-def _rss_mb():
-    "Peak RSS of this process (VmHWM): unlike ru_maxrss, it does not inherit the parent's peak across exec."
-    for line in open('/proc/self/status'):
-        if line.startswith('VmHWM:'): return int(line.split()[1])/1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024
-
-
-def _worker(*args):
-    q = args[-1]
-    try: _run(*args)
-    except BaseException as e:
-        import traceback; q.put(traceback.format_exc())
+from _fresh import in_fresh_process, proc_status_mb
 
 
 def _run(method, path, meta_csv, ctclip, repeat, out_npy, q):
@@ -50,22 +38,18 @@ def _run(method, path, meta_csv, ctclip, repeat, out_npy, q):
                      ScaleIntensityRanged(keys='img', a_min=-1000, a_max=1000, b_min=-1, b_max=1, clip=True),
                      ResizeWithPadOrCropd(keys='img', spatial_size=(480, 480, 240), value=-1)])
         run = lambda: t({'img': str(path)})['img']
-    base = _rss_mb()
+    base = proc_status_mb('VmHWM')
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter(); x = run(); times.append(time.perf_counter() - t0)
         if _ == 0 and out_npy: np.save(out_npy, np.asarray(x.detach().cpu().numpy() if hasattr(x, 'detach') else x, np.float32))
         print(f'    {method} run {_ + 1}: {times[-1]:.2f} s', flush=True)
         del x
-    q.put((min(times), _rss_mb() - base))
+    q.put((min(times), proc_status_mb('VmHWM') - base))
 
 
 def measure(method, path, meta_csv, ctclip, repeat, out_npy=None):
-    ctx = mp.get_context('spawn'); q = ctx.Queue()
-    p = ctx.Process(target=_worker, args=(method, str(path), str(meta_csv), ctclip, repeat, out_npy, q))
-    p.start(); res = q.get(); p.join()
-    if isinstance(res, str): raise RuntimeError(f'{method} failed in its process:\n{res}')
-    return res
+    return in_fresh_process(_run, method, str(path), str(meta_csv), ctclip, repeat, out_npy, label=method)
 
 
 def main():

@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['CACHE_FORMAT', 'CACHE_DTYPE', 'AXES', 'cache_params', 'cache_key', 'cache_folder', 'entry_file', 'read_manifest',
-           'check_entry', 'hf_fetch', 'CacheSummary', 'generate_cache', 'VerifyReport', 'verify_cache',
+           'check_entry', 'hf_fetch', 'JobSummary', 'CacheSummary', 'generate_cache', 'VerifyReport', 'verify_cache',
            'CachedVolumeDataset', 'to_model_input', 'augment_batch', 'ctc_cache', 'ctc_verify_cache']
 
-# %% ../nbs/03b_cache.ipynb #36a43231
+# %% ../nbs/03b_cache.ipynb #c2beacb3
 import hashlib, json, os, shutil, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +21,7 @@ from fastcore.script import Param, store_true
 from .core import LABELS, CTRateLayout, atomic_path, call_parse, get_logger, parallel_map, parse_volume_name, save_text
 from .volumes import Profile, get_profile, load_volume, preprocess_volume
 
-# %% ../nbs/03b_cache.ipynb #6af064ea
+# %% ../nbs/03b_cache.ipynb #5e4b44cf
 CACHE_FORMAT = 1 # bump when the file layout changes: every key changes with it
 CACHE_DTYPE = np.float16
 _LOG = get_logger('cache')
@@ -45,7 +45,7 @@ def entry_file(name:str) -> str:
     "The cache file name of a volume: `valid_53_a_1.nii.gz` → `valid_53_a_1.npy`."
     return parse_volume_name(name).name.removesuffix('.nii.gz') + '.npy'
 
-# %% ../nbs/03b_cache.ipynb #1552cd63
+# %% ../nbs/03b_cache.ipynb #dd714ac8
 def read_manifest(folder:str|Path) -> dict:
     "Volume name → manifest entry of a cache folder (the last line for a name wins)."
     p, out = Path(folder)/'manifest.jsonl', {}
@@ -102,7 +102,7 @@ def check_entry(path:str|Path, # an .npy cache file
     if checksum and _checksum(path) != checksum: return 'checksum mismatch'
     return None
 
-# %% ../nbs/03b_cache.ipynb #f4556ffb
+# %% ../nbs/03b_cache.ipynb #9b19a12c
 def _init_worker(): torch.set_num_threads(1) # parallel workers: one thread each
 
 def _cache_one(job:dict):
@@ -131,22 +131,29 @@ def hf_fetch(name:str, # a CT-RATE volume name
     rel = f'dataset/{v.split}_fixed/{v.patient_id}/{v.scan_id}/{v.name}'
     return Path(hf_hub_download(repo_id, rel, repo_type='dataset', token=os.environ.get('HF_TOKEN'), local_dir=dest))
 
-# %% ../nbs/03b_cache.ipynb #48af88b5
+# %% ../nbs/03b_cache.ipynb #0291034f
 @dataclass
-class CacheSummary:
-    "What `generate_cache` did."
-    folder: Path # the cache folder of this profile
-    total: int = 0 # volumes in this shard
-    written: int = 0 # entries computed in this call
-    skipped: int = 0 # entries already cached
-    adopted: int = 0 # complete files of a killed run, recorded without recomputing
+class JobSummary:
+    "What a resumable job over the volumes of a split did (`generate_cache`, `embed_cache`)."
+    folder: Path # where the job writes
+    total: int = 0 # volumes it was given
+    written: int = 0 # files computed in this call
+    skipped: int = 0 # files already there
     failed: dict = field(default_factory=dict) # volume name → what went wrong
     seconds: float = 0.
+    _kind = 'output'
+    def _counts(self) -> str: return f'{self.written} written, {self.skipped} already there'
     def __str__(self):
-        lines = [f'cache {self.folder}: {self.total} volumes; {self.written} written, {self.skipped} already cached, '
-                 f'{self.adopted} adopted, {len(self.failed)} failed ({self.seconds:.1f} s)']
+        lines = [f'{self._kind} {self.folder}: {self.total} volumes; {self._counts()}, {len(self.failed)} failed ({self.seconds:.1f} s)']
         return '\n'.join(lines + [f'  failed: {k}: {v}' for k, v in self.failed.items()])
     __repr__ = __str__
+
+@dataclass(repr=False)
+class CacheSummary(JobSummary):
+    "What `generate_cache` did (`folder`: the cache folder of the profile; `total`: the volumes of this shard)."
+    adopted: int = 0 # complete files of a killed run, recorded without recomputing
+    _kind = 'cache'
+    def _counts(self) -> str: return f'{self.written} written, {self.skipped} already cached, {self.adopted} adopted'
 
 def _read_table(t):
     if isinstance(t, pd.DataFrame): return t
@@ -161,7 +168,7 @@ def _shard(s):
     if not 0 <= i < n: raise ValueError(f'shard must be i/n with 0 <= i < n, got {s!r}')
     return i, n
 
-# %% ../nbs/03b_cache.ipynb #09bf7b22
+# %% ../nbs/03b_cache.ipynb #a7b0563d
 def generate_cache(split, # a split file or master list (path or DataFrame) with VolumeName and spacing/rescale columns
                    data_root:str|Path, # CT-RATE root (holds `dataset/`)
                    cache_dir:str|Path, # the cache root
@@ -220,7 +227,7 @@ def generate_cache(split, # a split file or master list (path or DataFrame) with
     s.seconds = time.time() - t0
     return s
 
-# %% ../nbs/03b_cache.ipynb #4a7ea3b3
+# %% ../nbs/03b_cache.ipynb #197667fe
 @dataclass
 class VerifyReport:
     "What `verify_cache` found in one cache folder."
@@ -263,7 +270,21 @@ def verify_cache(cache_dir:str|Path, # a cache folder (with params.json) or a ca
     if (d/'params.json').is_file() or (d/'manifest.jsonl').is_file(): return _verify_folder(d, full, delete)
     return [_verify_folder(f, full, delete) for f in sorted(d.iterdir()) if (f/'params.json').is_file()]
 
-# %% ../nbs/03b_cache.ipynb #d3344084
+# %% ../nbs/03b_cache.ipynb #6f6f19d0
+def _drop_missing(df:pd.DataFrame, # a split table
+                  bad:dict, # volume name → why it has no usable file
+                  on_missing:str, # 'error' or 'drop'
+                  what:str, # what is missing, e.g. 'good entry in <folder>'
+                  command:str, # the command that makes it
+                 ) -> pd.DataFrame:
+    "The rows of `df` whose volume is not in `bad`; with `on_missing='error'` any bad volume is an error naming a few."
+    if on_missing not in ('error', 'drop'): raise ValueError(f"on_missing must be 'error' or 'drop', got {on_missing!r}")
+    if bad and on_missing == 'error':
+        raise ValueError(f'{len(bad)} volume(s) of the split have no {what}, e.g. {list(bad.items())[:3]}; '
+                         f'run {command} (or pass on_missing="drop")')
+    if bad: _LOG.warning(f'dropped {len(bad)} volume(s) without a {what}: {list(bad)[:5]}')
+    return df[~df.VolumeName.isin(bad)].reset_index(drop=True)
+
 class CachedVolumeDataset(torch.utils.data.Dataset):
     "`(volume (1, D, H, W) float16 as stored, labels (18,) float32)` pairs from a cache folder and a split table."
     def __init__(self, split, # split file or DataFrame with VolumeName and the 18 labels
@@ -279,11 +300,7 @@ class CachedVolumeDataset(torch.utils.data.Dataset):
             e = man.get(n)
             why = 'not in the cache' if e is None else check_entry(self.folder/e['file'], shape)
             if why: bad[n] = why
-        if bad and on_missing == 'error':
-            raise ValueError(f'{len(bad)} volume(s) of the split have no good entry in {self.folder}, e.g. '
-                             f'{list(bad.items())[:3]}; run ctc_cache (or pass on_missing="drop")')
-        if bad: _LOG.warning(f'dropped {len(bad)} volume(s) without a good cache entry: {list(bad)[:5]}')
-        df = df[~df.VolumeName.isin(bad)].reset_index(drop=True)
+        df, self.dropped = _drop_missing(df, bad, on_missing, f'good entry in {self.folder}', 'ctc_cache'), bad
         self.names, self.files = df.VolumeName.tolist(), [self.folder/man[n]['file'] for n in df.VolumeName]
         self.labels, self.dtype = torch.tensor(df[list(labels)].to_numpy(np.float32)), dtype
     def __len__(self): return len(self.names)
@@ -298,7 +315,7 @@ def to_model_input(x:torch.Tensor, # a batch from the DataLoader, e.g. float16 `
     "Move a batch to `device`, then convert it there (the copy moves the stored float16 bytes, not float32 ones)."
     return x.to(device, non_blocking=True).to(dtype)
 
-# %% ../nbs/03b_cache.ipynb #d3faa7af
+# %% ../nbs/03b_cache.ipynb #593e2337
 AXES = {'D': 2, 'H': 3, 'W': 4} # the named axes of a (B, C, D, H, W) batch
 
 def augment_batch(x:torch.Tensor, # (B, C, D, H, W), on any device
@@ -335,7 +352,7 @@ def augment_batch(x:torch.Tensor, # (B, C, D, H, W), on any device
         x = x*scale + (rnd(B)*2 - 1).view(B, 1, 1, 1, 1)*intensity[1]
     return x
 
-# %% ../nbs/03b_cache.ipynb #cb49d51a
+# %% ../nbs/03b_cache.ipynb #1f6e8370
 @call_parse
 def ctc_cache(split:Param('split file or master list (CSV)', str, required=True)=None,
               data_root:Param('CT-RATE root (holds dataset/)', str, required=True)=None,

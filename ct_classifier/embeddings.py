@@ -6,9 +6,9 @@
 __all__ = ['EMBED_FORMAT', 'weights_hash', 'embedding_folder', 'EmbedSummary', 'embed_cache', 'EmbeddingDataset', 'fit_head',
            'ctc_embed']
 
-# %% ../nbs/05b_embeddings.ipynb #787eabe6
+# %% ../nbs/05b_embeddings.ipynb #76f9b17d
 import hashlib, json, time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +19,9 @@ import torch.nn.functional as F
 from fastcore.script import Param, store_true
 
 from .core import LABELS, call_parse, get_logger, pick_device, save_npy, save_text
-from .cache import CachedVolumeDataset, _read_table, cache_folder, entry_file, to_model_input
+from .cache import CachedVolumeDataset, JobSummary, _drop_missing, _read_table, cache_folder, entry_file, to_model_input
 
-# %% ../nbs/05b_embeddings.ipynb #fe5b3a68
+# %% ../nbs/05b_embeddings.ipynb #b61e416e
 EMBED_FORMAT = 1 # bump when the stored layout changes
 _LOG = get_logger('embeddings')
 
@@ -44,26 +44,17 @@ def embedding_folder(out_root:str|Path, # the embeddings root, e.g. `data/embedd
 
 def _latent_file(folder, name): return Path(folder)/entry_file(name)
 
-# %% ../nbs/05b_embeddings.ipynb #af840ade
-@dataclass
-class EmbedSummary:
-    "What `embed_cache` did."
-    folder: Path # where the latents are
-    total: int = 0 # volumes in the split
-    written: int = 0 # latents computed in this call
-    skipped: int = 0 # latents already there
-    failed: dict = field(default_factory=dict) # volume name → what went wrong
-    seconds: float = 0.
-    def __str__(self):
-        lines = [f'embeddings {self.folder}: {self.total} volumes; {self.written} written, {self.skipped} already there, '
-                 f'{len(self.failed)} failed ({self.seconds:.1f} s)']
-        return '\n'.join(lines + [f'  failed: {k}: {v}' for k, v in self.failed.items()])
-    __repr__ = __str__
+# %% ../nbs/05b_embeddings.ipynb #85d560bb
+@dataclass(repr=False)
+class EmbedSummary(JobSummary):
+    "What `embed_cache` did (`folder`: where the latents are)."
+    _kind = 'embeddings'
 
-def _good_latent(path, dim):
-    try: a = np.load(path, mmap_mode='r')
-    except Exception: return False
-    return a.shape == (dim,) and a.dtype == np.float32
+def _read_latent(path, dim):
+    "The latent stored at `path`, or None if it is missing, unreadable or not float32 `(dim,)`."
+    try: a = np.load(path)
+    except Exception: return None
+    return a if a.shape == (dim,) and a.dtype == np.float32 else None
 
 def embed_cache(split, # a split file or DataFrame with VolumeName
                 cache_dir:str|Path, # the cache folder of the volumes (`cache_folder(cache_root, profile)`)
@@ -87,11 +78,11 @@ def embed_cache(split, # a split file or DataFrame with VolumeName
     if not pf.is_file(): save_text(json.dumps(params, indent=2) + '\n', pf)
     names = df.VolumeName.drop_duplicates().tolist()
     s = EmbedSummary(folder, total=len(names))
-    todo = [n for n in names if not _good_latent(_latent_file(folder, n), dim)]
+    todo = [n for n in names if _read_latent(_latent_file(folder, n), dim) is None]
     s.skipped = len(names) - len(todo)
     if todo:
         ds = CachedVolumeDataset(df[df.VolumeName.isin(todo)], cache_dir, on_missing='drop')
-        s.failed.update({n: 'no good cache entry (run ctc_cache)' for n in set(todo) - set(ds.names)})
+        s.failed.update({n: f'no good cache entry ({why}); run ctc_cache' for n, why in ds.dropped.items()})
         dev = pick_device(device) if not isinstance(device, torch.device) else device
         model = model.to(dev).eval()
         dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, num_workers=workers, shuffle=False)
@@ -110,7 +101,7 @@ def embed_cache(split, # a split file or DataFrame with VolumeName
     s.seconds = time.time() - t0
     return s
 
-# %% ../nbs/05b_embeddings.ipynb #56e9cd07
+# %% ../nbs/05b_embeddings.ipynb #8a43be9e
 class EmbeddingDataset(torch.utils.data.Dataset):
     "`(latent (F,) float32, labels (18,) float32)` pairs from an embeddings folder and a split table, held in memory."
     def __init__(self, split, # split file or DataFrame with VolumeName and the labels
@@ -120,15 +111,11 @@ class EmbeddingDataset(torch.utils.data.Dataset):
                 ):
         df, self.folder = _read_table(split), Path(folder)
         dim = json.loads((self.folder/'params.json').read_text())['latent_dim']
-        bad = [n for n in df.VolumeName if not _good_latent(_latent_file(self.folder, n), dim)]
-        if bad and on_missing == 'error':
-            raise ValueError(f'{len(bad)} volume(s) of the split have no latent in {self.folder}, e.g. {bad[:3]}; '
-                             'run ctc_embed (or pass on_missing="drop")')
-        if bad: _LOG.warning(f'dropped {len(bad)} volume(s) without a latent: {bad[:5]}')
-        df = df[~df.VolumeName.isin(bad)].reset_index(drop=True)
+        found = {n: _read_latent(_latent_file(self.folder, n), dim) for n in df.VolumeName} # each file read once
+        bad = {n: 'missing or unreadable' for n, z in found.items() if z is None}
+        df, self.dropped = _drop_missing(df, bad, on_missing, f'latent in {self.folder}', 'ctc_embed'), bad
         self.names = df.VolumeName.tolist()
-        self.latents = torch.from_numpy(np.stack([np.load(_latent_file(self.folder, n)) for n in self.names])
-                                        if self.names else np.zeros((0, dim), np.float32))
+        self.latents = torch.from_numpy(np.stack([found[n] for n in self.names]) if self.names else np.zeros((0, dim), np.float32))
         self.labels = torch.tensor(df[list(labels)].to_numpy(np.float32))
     def __len__(self): return len(self.names)
     def __getitem__(self, i): return self.latents[i], self.labels[i]
@@ -159,7 +146,7 @@ def fit_head(head:nn.Module, # maps (B, F) latents to (B, 18) logits, e.g. `CTCl
         losses.append(tot/max(len(X), 1))
     return losses
 
-# %% ../nbs/05b_embeddings.ipynb #7f895124
+# %% ../nbs/05b_embeddings.ipynb #6094e08e
 @call_parse
 def ctc_embed(split:Param('split file (CSV with VolumeName)', str, required=True),
               cache_dir:Param('cache root or folder (holds <cache key>/)', str, required=True),

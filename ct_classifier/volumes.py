@@ -6,7 +6,7 @@
 __all__ = ['LPS', 'PROFILES', 'WINDOWS', 'Volume', 'read_nifti', 'NiftiStream', 'load_volume', 'Profile', 'get_profile',
            'output_size', 'preprocess_volume', 'show_slices', 'slice_viewer']
 
-# %% ../nbs/03a_volumes.ipynb #ab51894e
+# %% ../nbs/03a_volumes.ipynb #a1495b86
 import gzip, io, math, queue, threading, zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +24,7 @@ try: # ISA-L: inflates about 1.7x faster than zlib
     from isal.isal_zlib import decompressobj as _inflater
 except ImportError: _gunzip, _inflater = gzip.decompress, zlib.decompressobj
 
-# %% ../nbs/03a_volumes.ipynb #de932fa1
+# %% ../nbs/03a_volumes.ipynb #4ecc605a
 LPS = ('L', 'P', 'S')
 
 _SLAB = 8 # axial slices per slab: the unit in which voxels are converted, and resampled by `preprocess_volume`
@@ -73,7 +73,9 @@ def _meta_spacing(row):
 
 def _is_fixed(path): return any(p.endswith('_fixed') for p in Path(path).parts[:-1])
 
-# %% ../nbs/03a_volumes.ipynb #246d5f1b
+# %% ../nbs/03a_volumes.ipynb #fb4c67db
+def _unreadable(path, why:str) -> ValueError: return ValueError(f'{path}: cannot read the volume ({why})')
+
 def _nifti1(head:bytes):
     "(shape, dtype, voxel offset, affine, zooms, (slope, intercept)) of a single-file 3D NIfTI-1 header, else None."
     if len(head) < 352 or head[:4] not in (b'\x5c\x01\x00\x00', b'\x00\x00\x01\x5c'): return None
@@ -101,9 +103,9 @@ def read_nifti(path:str|Path, # a NIfTI file
         img = nib.load(path)
         arr = np.asanyarray(img.dataobj.get_unscaled() if hasattr(img.dataobj, 'get_unscaled') else img.dataobj)
         return arr, img.affine, tuple(float(z) for z in img.header.get_zooms()[:3]), (float(img.dataobj.slope), float(img.dataobj.inter))
-    except Exception as e: raise ValueError(f'{path}: cannot read the volume ({type(e).__name__}: {e})') from None
+    except Exception as e: raise _unreadable(path, f'{type(e).__name__}: {e}') from None
 
-# %% ../nbs/03a_volumes.ipynb #cfedc42b
+# %% ../nbs/03a_volumes.ipynb #d91e3954
 _CHUNK = 1 << 20 # compressed bytes inflated per step
 
 def _to_hu(raw:np.ndarray, ops) -> np.ndarray:
@@ -152,12 +154,10 @@ class NiftiStream:
             done = pos = 0
             while done < Z:
                 got = q.get()
-                if isinstance(got, Exception): raise ValueError(f'{self.path}: cannot read the volume ({type(got).__name__}: {got})')
+                if isinstance(got, Exception): raise _unreadable(self.path, f'{type(got).__name__}: {got}')
                 if got is None:
-                    raise ValueError(f'{self.path}: cannot read the volume (truncated: {max(pos - self.offset, 0)} bytes of voxels, '
-                                     f'{total - self.offset} expected)')
-                if pos + len(got) > total:
-                    raise ValueError(f'{self.path}: cannot read the volume (more than the {total} bytes its header promises)')
+                    raise _unreadable(self.path, f'truncated: {max(pos - self.offset, 0)} bytes of voxels, {total - self.offset} expected')
+                if pos + len(got) > total: raise _unreadable(self.path, f'more than the {total} bytes its header promises')
                 buf[pos:pos + len(got)] = np.frombuffer(got, np.uint8); pos += len(got)
                 ready = min(Z, max(0, (pos - self.offset)//step))
                 while ready - done >= n or (ready == Z and done < Z):
@@ -165,12 +165,12 @@ class NiftiStream:
                     yield done, _to_hu(vox[done:done + k], self.ops)
                     done += k
             while (got := q.get()) is not None: # the rest of the stream: nothing more, and an intact trailer
-                if isinstance(got, Exception): raise ValueError(f'{self.path}: cannot read the volume ({type(got).__name__}: {got})')
-                if len(got): raise ValueError(f'{self.path}: cannot read the volume (more than the {total} bytes its header promises)')
+                if isinstance(got, Exception): raise _unreadable(self.path, f'{type(got).__name__}: {got}')
+                if len(got): raise _unreadable(self.path, f'more than the {total} bytes its header promises')
         finally:
             stop.set(); th.join()
 
-# %% ../nbs/03a_volumes.ipynb #9d744f3e
+# %% ../nbs/03a_volumes.ipynb #5abcecca
 def _rescale_ops(path, row, rescale, header_scl, notes):
     "The (slope, intercept) steps from stored values to HU: the header's, then the metadata's if the rule asks for it."
     ops = [header_scl] if header_scl != (1, 0) else []
@@ -194,9 +194,10 @@ def load_volume(path:str|Path, # a `.nii.gz` or `.nii` file
     if rescale not in ('auto', 'metadata', 'none'): raise ValueError(f"rescale must be 'auto', 'metadata' or 'none', got {rescale!r}")
     if not path.is_file(): raise FileNotFoundError(f'{path}: volume not found')
     row, notes = (None if meta_row is None else dict(meta_row)), []
-    probe = NiftiStream.probe(path) if lazy and path.name.endswith('.nii.gz') else None
-    if probe and probe[1] and probe[0][1].kind in 'iu' and nib.aff2axcodes(probe[0][3]) == LPS and np.isfinite(probe[0][3]).all():
-        shape, dt, off, affine, zooms, scl = probe[0]
+    h, complete = (NiftiStream.probe(path) if lazy and path.name.endswith('.nii.gz') else None) or (None, False)
+    # streamed: a complete integer file whose affine is finite and already LPS; anything else is read whole
+    if complete and h[1].kind in 'iu' and np.isfinite(h[3]).all() and nib.aff2axcodes(h[3]) == LPS:
+        shape, dt, off, affine, zooms, scl = h
         hu, src = None, NiftiStream(path, shape, dt, off, _rescale_ops(path, row, rescale, scl, notes))
     else:
         raw, affine, zooms, scl = read_nifti(path)
@@ -222,7 +223,7 @@ def load_volume(path:str|Path, # a `.nii.gz` or `.nii` file
                                 'header' if math.isnan(xy) and math.isnan(z) else 'metadata and header'))
     return Volume(hu, spacing, affine, path.name, notes, src)
 
-# %% ../nbs/03a_volumes.ipynb #3c337a6d
+# %% ../nbs/03a_volumes.ipynb #784a4e3c
 @dataclass(frozen=True)
 class Profile:
     "Everything that decides what `preprocess_volume` returns."
@@ -248,7 +249,7 @@ def get_profile(profile:str|Profile) -> Profile:
     if profile not in PROFILES: raise ValueError(f'unknown profile {profile!r}: expected one of {list(PROFILES)} or a Profile')
     return PROFILES[profile]
 
-# %% ../nbs/03a_volumes.ipynb #5ed150c1
+# %% ../nbs/03a_volumes.ipynb #4a2a1cb8
 def _crop_pad(n, t):
     "CT-CLIP's centre crop/pad along one axis: (start, end) kept from n, and the pad before it in t."
     start = max((n - t)//2, 0)
@@ -323,7 +324,7 @@ def preprocess_volume(volume:Volume, # from `load_volume` (read or not yet read)
     if o < z1: raise ValueError(f'{volume.name}: only {done} of {volume.shape[2]} slices were read')
     return out
 
-# %% ../nbs/03a_volumes.ipynb #42871f98
+# %% ../nbs/03a_volumes.ipynb #fb23c86b
 WINDOWS = {'lung': (-1350., 150.), 'mediastinum': (-160., 240.), 'bone': (-500., 1300.), 'full': (-1000., 1000.)} # HU
 
 def _as_dhw(x, profile, spacing=None):
