@@ -6,13 +6,14 @@
 __all__ = ['LABELS', 'N_LABELS', 'CTCLIP_POS_WEIGHT', 'CTRATE_PREVALENCE', 'METADATA_COLUMNS', 'REPORT_COLUMNS', 'LABEL_COLUMNS',
            'SPLITS', 'VOLUME_NAME_PATTERN', 'VOLUME_NAME_FORMAT', 'VolumeId', 'parse_volume_name', 'CTRateLayout',
            'get_logger', 'atomic_path', 'atomic_write', 'save_text', 'save_json', 'save_csv', 'save_npy', 'save_torch',
-           'save_nifti', 'seed_everything', 'seed_worker', 'loader_seed_kwargs', 'pick_device', 'parallel_map',
-           'ConfigError', 'PathsConfig', 'SyntheticConfig', 'CleaningConfig', 'SamplingConfig', 'CTClipConfig',
-           'ModelConfig', 'Config', 'expand_path', 'config_from_dict', 'load_config', 'default_config',
-           'config_to_dict', 'save_config', 'call_parse']
+           'save_nifti', 'read_csv_file', 'check_output_file', 'seed_everything', 'seed_worker', 'loader_seed_kwargs',
+           'pick_device', 'progress_bar', 'parallel_map', 'ConfigError', 'PathsConfig', 'SyntheticConfig',
+           'CleaningConfig', 'SamplingConfig', 'CTClipConfig', 'ModelConfig', 'Config', 'expand_path',
+           'config_from_dict', 'load_config', 'default_config', 'config_to_dict', 'save_config', 'error_message',
+           'call_parse']
 
 # %% ../nbs/00_core.ipynb #bf222506
-import argparse, contextlib, difflib, functools, inspect, json, logging, os, random, re, sys, types, uuid
+import argparse, contextlib, difflib, functools, inspect, json, logging, math, os, random, re, shutil, signal, sys, tempfile, threading, time, types, uuid
 from dataclasses import dataclass, field, fields, is_dataclass, MISSING
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
@@ -23,6 +24,7 @@ import torch
 import yaml
 from fastcore.docments import docments
 from fastcore.script import Param
+from fastprogress.fastprogress import ConsoleProgressBar, ProgressBar
 
 # %% ../nbs/00_core.ipynb #74420520
 LABELS = (
@@ -190,6 +192,42 @@ def save_nifti(arr:np.ndarray, # the voxel array, (X, Y, Z) as NIfTI stores it
     with atomic_path(path, '.nii.gz' if path.name.endswith('.nii.gz') else '.nii') as tmp: nib.save(img, tmp)
     return path
 
+# %% ../nbs/00_core.ipynb #6e0dd929
+def read_csv_file(path:str|Path, # a CSV file a user named
+                  what:str='table', # what the file should be, for messages: 'metadata', 'master list', ...
+                  **kwargs, # passed to `pd.read_csv`
+                 ) -> pd.DataFrame:
+    "Read a UTF-8 CSV; a missing, empty, binary or malformed file is an error that names it and what was expected."
+    path = Path(path)
+    if path.is_dir(): raise ValueError(f'{path}: is a folder; expected a {what} CSV file')
+    if not path.is_file(): raise FileNotFoundError(f'{path}: {what} file not found')
+    try: return pd.read_csv(path, encoding='utf-8-sig', **kwargs)
+    except pd.errors.EmptyDataError: raise ValueError(f'{path}: the {what} file is empty; expected a CSV with a header line') from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f'{path}: not UTF-8 text (byte {e.start} is 0x{e.object[e.start]:02x}); expected a UTF-8 {what} CSV') from None
+    except (pd.errors.ParserError, ValueError) as e: raise ValueError(f'{path}: not a readable {what} CSV ({e})') from None
+
+# %% ../nbs/00_core.ipynb #6434ff68
+def check_output_file(path:str|Path, # the file a command is about to write
+                      inputs=(), # the files the command reads: the output must be none of them
+                      ours=None, # `ours(path) -> bool`: whether an existing file is one this command wrote (None: any may be replaced)
+                      what:str='output file', # for messages
+                     ) -> Path:
+    "Refuse an output path that is a folder, cannot be written, is one of the inputs, or is a file the command did not write."
+    path = Path(path)
+    if path.is_dir(): raise ValueError(f'{path}: is a folder; expected the path of the {what}')
+    same = lambda a, b: a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    if any(same(Path(i), path) for i in inputs):
+        raise ValueError(f'{path}: is one of the inputs of this command; choose another path for the {what}')
+    parent = path.parent.resolve()
+    while not parent.exists(): parent = parent.parent
+    if not parent.is_dir(): raise ValueError(f'{path}: cannot be written, {parent} is a file, not a folder')
+    try: tempfile.TemporaryFile(dir=parent).close()
+    except OSError as e: raise ValueError(f'{path}: cannot be written in {parent} ({e.strerror})') from None
+    if path.exists() and ours is not None and not ours(path):
+        raise ValueError(f'{path}: exists and was not written by this command; move it away or choose another path for the {what}')
+    return path
+
 # %% ../nbs/00_core.ipynb #9d885713
 def seed_everything(seed:int=42, # one seed for Python, NumPy and PyTorch
                     deterministic:bool=False, # also ask PyTorch for deterministic kernels (slower on GPU)
@@ -233,27 +271,68 @@ def pick_device(prefer:str|None=None, # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'; 
     except RuntimeError as e: raise ValueError(f"unknown device {prefer!r}: expected 'auto', 'cpu', 'cuda[:i]' or 'mps'") from e
     if dev.type == 'cuda':
         if not torch.cuda.is_available():
-            raise RuntimeError(f"device {prefer!r} asked for, but torch.cuda.is_available() is False "
+            raise ValueError(f"device {prefer!r} asked for, but torch.cuda.is_available() is False "
                                f"(torch {torch.__version__}: a CPU build, or no GPU visible)")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise RuntimeError(f"device {prefer!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) are visible")
-    if dev.type == 'mps' and not _mps_available(): raise RuntimeError(f"device {prefer!r} asked for, but MPS is not available")
+            raise ValueError(f"device {prefer!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) are visible")
+    if dev.type == 'mps' and not _mps_available(): raise ValueError(f"device {prefer!r} asked for, but MPS is not available")
     return dev
 
+# %% ../nbs/00_core.ipynb #fcf7bd08
+class _StderrProgressBar(ConsoleProgressBar):
+    "fastprogress's console bar, drawn on stderr (its own draws on stdout)."
+    def __init__(self, gen, total=None, leave=False):
+        self.cols = min(shutil.get_terminal_size((100, 40))[0], 160)
+        self.length, self.max_len, self.prefix, self.fill = self.cols - 60, 0, '', '█'
+        ProgressBar.__init__(self, gen, total, True, leave)
+    def on_update(self, val, text):
+        self.length = min(self.length, self.cols - len(text) - 4)
+        filled = int(self.length*val//self.total) if self.total else 0
+        line = f'\r |{self.fill*filled}{"-"*(self.length - filled)}| {text}'
+        self.max_len = max(self.max_len, len(line))
+        sys.stderr.write(line); sys.stderr.flush()
+    def on_iter_end(self):
+        if not self.leave: sys.stderr.write('\r' + ' '*self.max_len + '\r'); sys.stderr.flush()
+        ProgressBar.on_iter_end(self)
+
+def progress_bar(items, # an iterable
+                 total:int|None=None, # its length, if `len(items)` does not tell
+                 show:bool=True, # False: no bar at all
+                ):
+    "`items` with a progress bar: fastprogress's in a notebook, on stderr in a terminal, none when stderr is not one."
+    from fastprogress.fastprogress import IN_NOTEBOOK, progress_bar as nb_bar
+    if not show: return items
+    if IN_NOTEBOOK: return nb_bar(items, total=total, leave=False)
+    return _StderrProgressBar(items, total) if sys.stderr.isatty() else items
+
 # %% ../nbs/00_core.ipynb #7c2b96f4
+def _watch_parent(initializer=None):
+    "Worker initializer: end this process as soon as its parent dies, then run `initializer`."
+    parent = os.getppid()
+    if sys.platform.startswith('linux'):
+        import ctypes
+        with contextlib.suppress(Exception): # PR_SET_PDEATHSIG = 1: the kernel kills us when the parent dies
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    def watch():
+        while os.getppid() == parent: time.sleep(1.)
+        os._exit(1)
+    if os.getppid() != parent or parent == 1: os._exit(1) # the parent died while this worker started
+    threading.Thread(target=watch, daemon=True, name='ctc-parent-watch').start()
+    if initializer: initializer()
+
 def parallel_map(f, # a picklable function of one item
                  items:list, # the work
                  workers:int=1, # processes; <= 1 runs in this process
-                 progress:bool=True, # show a progress bar
+                 progress:bool=True, # show a progress bar (see `progress_bar`)
                  initializer=None, # run once in each worker process
                 ):
-    "Yield `f(item)` for each item, in order, from a process pool, with a progress bar."
+    "Yield `f(item)` for each item, in order, from a process pool whose workers never outlive this process."
     from concurrent.futures import ProcessPoolExecutor
-    from fastprogress.fastprogress import progress_bar
-    ex = ProcessPoolExecutor(workers, initializer=initializer) if workers > 1 and len(items) > 1 else None
+    ex = (ProcessPoolExecutor(workers, initializer=_watch_parent, initargs=(initializer,))
+          if workers > 1 and len(items) > 1 else None)
     try:
         results = ex.map(f, items, chunksize=1) if ex else map(f, items)
-        yield from (progress_bar(results, total=len(items), leave=False) if progress and items else results)
+        yield from progress_bar(results, len(items), show=progress and len(items) > 0)
     finally:
         if ex: ex.shutdown(cancel_futures=True)
 
@@ -332,6 +411,20 @@ class Config:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
 
+_CHECKS = { # (section, key) → (test of the typed value, what is expected); floats must also be finite
+    (SyntheticConfig, 'n_train_patients'): (lambda v: v >= 1, 'at least 1 patient'),
+    (SyntheticConfig, 'n_valid_patients'): (lambda v: v >= 1, 'at least 1 patient'),
+    (SyntheticConfig, 'shape'): (lambda v: min(v) >= 8, 'sizes of at least 8 voxels'),
+    (SyntheticConfig, 'difficulty'): (lambda v: 0 <= v <= 1, 'a number from 0 to 1'),
+    (CleaningConfig, 'text_sections'): (lambda v: set(v) <= set(REPORT_COLUMNS[1:]), f'report sections from {list(REPORT_COLUMNS[1:])}'),
+    (CleaningConfig, 'reconstruction'): (lambda v: v >= 1, 'a reconstruction number from 1'),
+    (SamplingConfig, 'fraction'): (lambda v: 0 < v <= 1, 'a fraction in (0, 1]'),
+    (SamplingConfig, 'hpo_fractions'): (lambda v: all(0 < f <= 1 for f in v), 'fractions in (0, 1]'),
+    (CTClipConfig, 'unfreeze_last'): (lambda v: v >= 0, 'a number of blocks from 0'),
+    (ModelConfig, 'dropout'): (lambda v: 0 <= v < 1, 'a probability in [0, 1)'),
+    (ModelConfig, 'num_classes'): (lambda v: v >= 1, 'at least 1 output'),
+}
+
 # %% ../nbs/00_core.ipynb #88fa0b91
 _ENV = re.compile(r'\$\{([^}]*)\}')
 
@@ -372,7 +465,9 @@ def _coerce(v, tp, key, ctx):
     if tp is Any: return v
     if tp is bool and isinstance(v, bool): return v
     if tp is int and isinstance(v, int) and not isinstance(v, bool): return v
-    if tp is float and isinstance(v, (int, float)) and not isinstance(v, bool): return float(v)
+    if tp is float and isinstance(v, (int, float)) and not isinstance(v, bool):
+        if not math.isfinite(v): raise ctx.err(key, f'expected a finite number, got {v!r}')
+        return float(v)
     if tp is str and isinstance(v, str): return v
     if tp is Path and isinstance(v, (str, Path)):
         try: return expand_path(v, ctx.base_dir)
@@ -396,7 +491,10 @@ def _build(cls, d, key, ctx):
             raise ctx.err(dotted(k), f"unknown key (expected one of: {', '.join(flds)}){hint}")
     kw = {}
     for name, f in flds.items():
-        if name in d: kw[name] = _coerce(d[name], hints[name], dotted(name), ctx)
+        if name in d:
+            kw[name] = _coerce(d[name], hints[name], dotted(name), ctx)
+            ok, expected = _CHECKS.get((cls, name), (None, ''))
+            if ok and not ok(kw[name]): raise ctx.err(dotted(name), f'expected {expected}, got {_show(d[name])}')
         elif f.default is MISSING and f.default_factory is MISSING: raise ctx.err(dotted(name), 'required key is missing')
         elif hints[name] is Path: kw[name] = expand_path(f.default, ctx.base_dir)
         elif is_dataclass(hints[name]): kw[name] = _build(hints[name], {}, dotted(name), ctx)
@@ -450,6 +548,13 @@ def save_config(cfg, path:str|Path) -> Path:
     return save_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), path)
 
 # %% ../nbs/00_core.ipynb #4b3f22f8
+def error_message(e:BaseException) -> str:
+    "The line a console script prints for `e`: an input error's own message; the type too for anything else."
+    if isinstance(e, OSError) and e.filename is not None and e.strerror: return f'{e.filename}: {e.strerror}'
+    msg = str(e) or type(e).__name__
+    if isinstance(e, (ValueError, OSError)): return msg
+    return f'{type(e).__name__}: {msg} (unexpected; CTC_DEBUG=1 shows the traceback)'
+
 def call_parse(func):
     "Decorator: make `func` a console script whose options are its parameters, spelled `--with-dashes`."
     def parser():
@@ -471,8 +576,9 @@ def call_parse(func):
         if args or kwargs: return func(*args, **kwargs)
         p = parser()
         try: return func(**vars(p.parse_args(sys.argv[1:])))
-        except (ValueError, FileNotFoundError) as e: # bad input: say what is wrong, no traceback (CTC_DEBUG=1 for one)
+        except (Exception, KeyboardInterrupt) as e: # one line, no traceback (CTC_DEBUG=1 for one)
             if os.environ.get('CTC_DEBUG'): raise
-            p.exit(2, f'{func.__name__}: error: {e}\n')
+            if isinstance(e, KeyboardInterrupt): p.exit(130, f'{func.__name__}: interrupted\n')
+            p.exit(2, f'{func.__name__}: error: {error_message(e)}\n')
     _f.parser = parser
     return _f
