@@ -16,7 +16,8 @@ import pandas as pd
 from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 from fastcore.script import Param
 
-from .core import LABELS, SPLITS, call_parse, get_logger, save_csv, save_text
+from .core import LABELS, SPLITS, call_parse, check_output_file, get_logger, save_csv, save_text
+from .cleaning import read_master
 
 # %% ../nbs/02_sampling.ipynb #a39db95e
 def label_prevalence(df:pd.DataFrame, # rows with the 18 label columns
@@ -125,16 +126,36 @@ def split_path(out_dir:str|Path, # the split folder, e.g. `data/splits`
 # %% ../nbs/02_sampling.ipynb #36a4d8ca
 _LOG = get_logger('sampling')
 
-def write_splits(master:pd.DataFrame, # the master list (`ct_classifier.cleaning`)
+def _splits_manifest(out_dir) -> dict|None:
+    "The `splits.json` of a split folder (None if there is none); a damaged one is an error naming it."
+    p = Path(out_dir)/'splits.json'
+    if not p.is_file(): return None
+    try:
+        m = json.loads(p.read_text(encoding='utf-8'))
+        m['files'] = [dict(r) for r in m['files']]; [r['file'] for r in m['files']]
+        return m
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{p}: not a split manifest written by ctc_split ({type(e).__name__}: {e}); expected JSON with a 'files' list") from None
+
+def write_splits(master, # the master list (`ct_classifier.cleaning`): a DataFrame or a CSV path; checked with `read_master`
                  out_dir:str|Path, # e.g. `data/splits`
                  fraction:float=1.0, # share of each split's patients in `{split}.csv` (1.0 keeps everything)
                  seed:int=0, # stratification seed
                  hpo_fractions=(0.5, 0.2, 0.05), # nested subsets of the split files, each inside the next larger one
                 ) -> pd.DataFrame: # one row per file written: patients, volumes, largest prevalence deviation
-    "Write the stratified split files, the nested HPO subsets and `splits.json`; returns what was written."
-    out_dir = Path(out_dir)
+    "Write the stratified split files, the nested HPO subsets and `splits.json`; replaces or deletes only files it wrote."
+    inputs = [] if isinstance(master, pd.DataFrame) else [master]
+    master, out_dir = read_master(master), Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir(): raise ValueError(f'{out_dir}: is a file; expected a folder for the split files')
+    if not 0 < fraction <= 1: raise ValueError(f'fraction must be in (0, 1], got {fraction}')
     fracs = sorted({float(f) for f in hpo_fractions}, reverse=True)
-    (out_dir/'splits.json').unlink(missing_ok=True) # readers refuse the folder until it is complete again
+    old = _splits_manifest(out_dir)
+    owned = {r['file'] for r in old['files']} if old else set() # files an earlier call wrote
+    planned = [split_path(out_dir, s, f).relative_to(out_dir).as_posix() for s in SPLITS for f in (None, *fracs)]
+    for rel in planned: check_output_file(out_dir/rel, inputs, ours=lambda p, rel=rel: rel in owned, what='split file')
+    # until the files are written, the manifest lists every file that is or will be ours, and readers refuse the folder
+    save_text(json.dumps(dict(complete=False, files=[{'file': f} for f in sorted(owned | set(planned))]), indent=2) + '\n',
+              out_dir/'splits.json')
     rows = []
     def write(df, ref, split, f, hpo):
         "Save one split file in natural name order; its summary row."
@@ -150,12 +171,11 @@ def write_splits(master:pd.DataFrame, # the master list (`ct_classifier.cleaning
         for f in fracs:
             cur = stratified_sample(cur, f, seed, source=base)
             write(cur, base, split, f, hpo=True)
-    keep = {r['file'] for r in rows}
-    for old in (out_dir/'hpo').glob('*.csv'): # subsets of an earlier call with other fractions
-        if f'hpo/{old.name}' not in keep: old.unlink(); _LOG.info(f'removed stale HPO subset {old}')
-    summary = pd.DataFrame(rows)
-    save_text(json.dumps(dict(fraction=fraction, seed=seed, hpo_fractions=fracs, files=rows), indent=2) + '\n', out_dir/'splits.json')
-    return summary
+    for rel in sorted(owned - set(planned)): # subsets an earlier call wrote with other fractions
+        (out_dir/rel).unlink(missing_ok=True); _LOG.info(f'removed stale split file {out_dir/rel}')
+    save_text(json.dumps(dict(complete=True, fraction=fraction, seed=seed, hpo_fractions=fracs, files=rows), indent=2) + '\n',
+              out_dir/'splits.json')
+    return pd.DataFrame(rows)
 
 def read_split(out_dir:str|Path, # the split folder
                split:str, # 'train' or 'valid'
@@ -163,9 +183,11 @@ def read_split(out_dir:str|Path, # the split folder
               ) -> pd.DataFrame:
     "Read a split file written by `write_splits`; a file it did not write is an error, never a fallback."
     out_dir, path = Path(out_dir), split_path(out_dir, split, hpo_fraction)
-    manifest = out_dir/'splits.json'
-    if not manifest.is_file(): raise FileNotFoundError(f'{manifest} not found: write the split files first (ctc_split)')
-    files = {r['file'] for r in json.loads(manifest.read_text())['files']}
+    manifest, m = out_dir/'splits.json', _splits_manifest(out_dir)
+    if m is None: raise FileNotFoundError(f'{manifest} not found: write the split files first (ctc_split)')
+    if not m.get('complete', True): raise ValueError(f'{manifest}: the split files are being written, or their writing was '
+                                                     'interrupted; run ctc_split again')
+    files = {r['file'] for r in m['files']}
     rel = path.relative_to(out_dir).as_posix()
     if rel not in files:
         raise FileNotFoundError(f'{path}: {manifest} lists no such split file (it has {sorted(files)}); '
@@ -208,4 +230,6 @@ def ctc_split(master:Param('the master list written by ctc_clean', str, required
     "Write patient-level stratified split files and nested HPO subsets, and print what was written."
     path = Path(master)
     if not path.is_file(): raise FileNotFoundError(f'{path}: master list not found (write it with ctc_clean)')
-    print(write_splits(pd.read_csv(path), out, fraction, seed, hpo_fractions).to_string(index=False))
+    summary = write_splits(path, out, fraction, seed, hpo_fractions)
+    print(summary.to_string(index=False))
+    print(f'{len(summary)} split files in {Path(out)} (listed in {Path(out)/"splits.json"})')
