@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['LPS', 'OBLIQUE_LIMIT_DEG', 'PROFILES', 'WINDOWS', 'Volume', 'read_nifti', 'NiftiStream', 'load_volume', 'Profile',
-           'get_profile', 'output_size', 'preprocess_volume', 'show_slices', 'slice_viewer']
+           'get_profile', 'output_size', 'preprocess_volume', 'metadata_used', 'show_slices', 'slice_viewer']
 
 # %% ../nbs/03a_volumes.ipynb #a1495b86
 import gzip, io, math, queue, threading, zlib
@@ -381,6 +381,18 @@ def preprocess_volume(volume:Volume, # from `load_volume` (read or not yet read)
             for i in [i for i in keep if o >= z1 or i < i0[o]]: del keep[i]
     if o < z1: raise ValueError(f'{volume.name}: only {done} of {volume.shape[2]} slices were read')
     return out
+
+# %% ../nbs/03a_volumes.ipynb #b0cbc166
+def metadata_used(path:str|Path, # the volume file (its folder decides the rescale rule)
+                  meta_row=None, # its metadata row, or None
+                  rescale:str='auto', # the loader's rescale rule
+                 ) -> dict: # {'xy_spacing', 'z_spacing', 'rescale'}: floats, or None where the loader uses none
+    "The metadata values `load_volume(path, meta_row, rescale)` uses; errors as `load_volume`'s for bad values."
+    row = {} if meta_row is None else dict(meta_row)
+    xy, z = _meta_spacing(row, path)
+    ops = _rescale_ops(path, None if meta_row is None else row, rescale, (1, 0), [])
+    return {'xy_spacing': None if math.isnan(xy) else xy, 'z_spacing': None if math.isnan(z) else z,
+            'rescale': list(ops[-1]) if ops else None}
 
 # %% ../nbs/03a_volumes.ipynb #fb23c86b
 WINDOWS = {'lung': (-1350., 150.), 'mediastinum': (-160., 240.), 'bone': (-500., 1300.), 'full': (-1000., 1000.)} # HU
