@@ -18,11 +18,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.script import Param, store_true
 
-from .core import LABELS, call_parse, get_logger, pick_device, save_npy, save_text
-from .cache import CachedVolumeDataset, JobSummary, _drop_missing, _read_table, cache_folder, entry_file, to_model_input
+from .core import LABELS, call_parse, get_logger, pick_device, progress_bar, save_npy, save_text
+from .cleaning import check_label_values
+from .cache import (CachedVolumeDataset, JobSummary, _drop_missing, _read_table, cache_folder, entry_file, read_manifest,
+                                 to_model_input)
 
 # %% ../nbs/05b_embeddings.ipynb #b61e416e
-EMBED_FORMAT = 1 # bump when the stored layout changes
+EMBED_FORMAT = 2 # bump when the stored layout changes (2: each latent records the checksum of its cache entry)
 _LOG = get_logger('embeddings')
 
 def weights_hash(module:nn.Module, # the frozen encoder path (e.g. `CTClipClassifier.encoder_path()`)
@@ -56,6 +58,21 @@ def _read_latent(path, dim):
     except Exception: return None
     return a if a.shape == (dim,) and a.dtype == np.float32 else None
 
+def _sources(folder) -> dict:
+    "Volume name → checksum of the cache entry its latent was made from (`sources.jsonl`; a line cut by a kill is skipped)."
+    p, out = Path(folder)/'sources.jsonl', {}
+    if p.is_file():
+        for line in p.read_text(encoding='utf-8', errors='replace').splitlines():
+            try: e = json.loads(line); out[e['name']] = e['blake2b']
+            except (ValueError, KeyError, TypeError): continue
+    return out
+
+def _record_sources(folder, entries):
+    p = Path(folder)/'sources.jsonl'
+    cut = p.is_file() and p.stat().st_size > 0 and not p.read_bytes().endswith(b'\n')
+    with open(p, 'a', encoding='utf-8') as f:
+        f.write(('\n' if cut else '') + ''.join(json.dumps(e) + '\n' for e in entries)); f.flush()
+
 def embed_cache(split, # a split file or DataFrame with VolumeName
                 cache_dir:str|Path, # the cache folder of the volumes (`cache_folder(cache_root, profile)`)
                 model:nn.Module, # a `CTClipClassifier` (its `encode_latents` makes the latents)
@@ -65,8 +82,9 @@ def embed_cache(split, # a split file or DataFrame with VolumeName
                 workers:int=0, # DataLoader processes reading the cache
                 progress:bool=True,
                ) -> EmbedSummary:
-    "Encode every cached volume of `split` once and store its latent; resumes, skips bad entries, never loses finished work."
+    "Encode every cached volume of `split` once and store its latent; resumes, re-encodes latents whose cache entry changed, skips bad entries."
     t0 = time.time()
+    if batch_size < 1: raise ValueError(f'batch_size must be at least 1, got {batch_size}')
     df, cache_dir = _read_table(split), Path(cache_dir)
     folder = embedding_folder(out_root, model, cache_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -78,7 +96,11 @@ def embed_cache(split, # a split file or DataFrame with VolumeName
     if not pf.is_file(): save_text(json.dumps(params, indent=2) + '\n', pf)
     names = df.VolumeName.drop_duplicates().tolist()
     s = EmbedSummary(folder, total=len(names))
-    todo = [n for n in names if _read_latent(_latent_file(folder, n), dim) is None]
+    entries, made_from = read_manifest(cache_dir), _sources(folder)
+    now = {n: (entries.get(n) or {}).get('blake2b') for n in names} # the cache entry each latent must come from
+    stale = [n for n in names if n in made_from and made_from[n] != now[n]]
+    if stale: _LOG.warning(f'{len(stale)} latent(s) were made from cache entries that have changed since, e.g. {stale[:3]}; encoding them again')
+    todo = [n for n in names if now[n] is None or made_from.get(n) != now[n] or _read_latent(_latent_file(folder, n), dim) is None]
     s.skipped = len(names) - len(todo)
     if todo:
         ds = CachedVolumeDataset(df[df.VolumeName.isin(todo)], cache_dir, on_missing='drop')
@@ -86,10 +108,7 @@ def embed_cache(split, # a split file or DataFrame with VolumeName
         dev = pick_device(device) if not isinstance(device, torch.device) else device
         model = model.to(dev).eval()
         dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, num_workers=workers, shuffle=False)
-        if progress:
-            from fastprogress.fastprogress import progress_bar
-            dl = progress_bar(dl, leave=False)
-        i = 0
+        dl, i = progress_bar(dl, show=progress), 0
         amp = torch.autocast('cuda', dtype=torch.bfloat16) if dev.type == 'cuda' else torch.autocast('cpu', enabled=False)
         for x, _ in dl:
             batch = ds.names[i:i + len(x)]; i += len(x)
@@ -97,6 +116,7 @@ def embed_cache(split, # a split file or DataFrame with VolumeName
             for n, zi in zip(batch, z):
                 if not np.isfinite(zi).all(): s.failed[n] = 'the latent is not finite'; continue
                 save_npy(np.ascontiguousarray(zi, np.float32), _latent_file(folder, n)); s.written += 1
+                _record_sources(folder, [{'name': n, 'blake2b': now[n]}])
     for n, why in s.failed.items(): _LOG.warning(f'{n} skipped: {why}')
     s.seconds = time.time() - t0
     return s
@@ -110,7 +130,10 @@ class EmbeddingDataset(torch.utils.data.Dataset):
                  on_missing:str='error', # 'error' or 'drop' volumes without a latent
                 ):
         df, self.folder = _read_table(split), Path(folder)
-        dim = json.loads((self.folder/'params.json').read_text())['latent_dim']
+        df, pf = check_label_values(df, '<DataFrame>' if isinstance(split, pd.DataFrame) else split, labels), self.folder/'params.json'
+        try: dim = int(json.loads(pf.read_text(encoding='utf-8'))['latent_dim'])
+        except FileNotFoundError: raise FileNotFoundError(f'{pf}: not found; {self.folder} is not an embeddings folder (run ctc_embed)') from None
+        except (ValueError, KeyError, TypeError) as e: raise ValueError(f'{pf}: not an embeddings params file ({type(e).__name__}: {e})') from None
         found = {n: _read_latent(_latent_file(self.folder, n), dim) for n in df.VolumeName} # each file read once
         bad = {n: 'missing or unreadable' for n, z in found.items() if z is None}
         df, self.dropped = _drop_missing(df, bad, on_missing, f'latent in {self.folder}', 'ctc_embed'), bad
@@ -161,10 +184,12 @@ def ctc_embed(split:Param('split file (CSV with VolumeName)', str, required=True
     from ct_classifier.core import ModelConfig, CTClipConfig
     from ct_classifier.ctclip import CTClipClassifier
     df = _read_table(split) # check the inputs before loading 1.8 GB of weights
+    if batch_size < 1: raise ValueError(f'--batch-size must be at least 1, got {batch_size}')
+    dev = pick_device(device) # a device that is not there fails now, not after the weights are loaded
     folder = Path(cache_dir)
     if not (folder/'params.json').is_file(): folder = cache_folder(cache_dir, profile)
     if not (folder/'params.json').is_file(): raise ValueError(f'{folder}: not a cache folder (no params.json); run ctc_cache first')
     model = CTClipClassifier.from_config(ModelConfig(family='ctclip', variant='base', ctclip=CTClipConfig(checkpoint=checkpoint)))
-    s = embed_cache(df, folder, model, out, batch_size=batch_size, device=device, workers=workers)
+    s = embed_cache(df, folder, model, out, batch_size=batch_size, device=dev, workers=workers)
     print(s)
     if s.failed: raise SystemExit(1)
