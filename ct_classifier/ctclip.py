@@ -9,7 +9,7 @@ __all__ = ['CTVIT_VARIANTS', 'CTCLIP_REPO_ID', 'CTCLIP_CHECKPOINTS', 'FrozenBias
            'parse_ctclip_state_dict', 'load_ctclip_checkpoint', 'LiProHead', 'LatentMLPHead', 'CTClipClassifier']
 
 # %% ../nbs/05_ctclip.ipynb #8f1c1f60
-import os
+import os, pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -439,10 +439,19 @@ def parse_ctclip_state_dict(sd:Mapping, # a state dict as stored in one of CT-CL
     return CTClipCheckpoint(source, layout, pre, encoder, sd[tvl], head, dropped)
 
 def _read_state_dict(path):
-    try: return torch.load(path, map_location='cpu', weights_only=True, mmap=True)
-    except RuntimeError as e:
-        if 'mmap' not in str(e): raise
-        return torch.load(path, map_location='cpu', weights_only=True) # a file in torch's legacy format
+    "The object in checkpoint `path`, memory-mapped where torch can; a truncated, corrupt or unsafe file is an error naming it."
+    try:
+        try: return torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+        except RuntimeError as e:
+            if 'mmap' not in str(e): raise
+            return torch.load(path, map_location='cpu', weights_only=True) # a file in torch's legacy format
+    except pickle.UnpicklingError as e:
+        if 'unsupported global' not in str(e).lower(): raise ValueError(f'{path}: not a readable PyTorch checkpoint (truncated or corrupt?)') from None
+        raise ValueError(f'{path}: refused: it holds Python objects other than tensors, which could run code when loaded '
+                         '(torch.load with weights_only=True); expected a state dict of tensors') from None
+    except Exception as e:
+        raise ValueError(f'{path}: not a readable PyTorch checkpoint (truncated or corrupt?): {type(e).__name__}: '
+                         f'{(str(e).splitlines() or [""])[0][:160]}') from None
 
 def load_ctclip_checkpoint(source:str|Path, # a local .pt file, or a path in CT-RATE's repository such as 'models/CT-CLIP-Related/CT-CLIP_v2.pt'
                            model:nn.Module|None=None, # a `CTViT` or `CTClipClassifier` to load the weights into (strictly)
