@@ -593,7 +593,13 @@ def make_synthetic_ct_rate(root:str|Path, # CT-RATE root to create: `dataset/` g
     root, shape = Path(root), tuple(int(s) for s in shape)
     params = dict(n_train_patients=n_train_patients, n_valid_patients=n_valid_patients, shape=list(shape),
                   seed=seed, difficulty=difficulty, layout=layout, format=1)
+    for k, v in (('n_train_patients', n_train_patients), ('n_valid_patients', n_valid_patients)):
+        if not v >= 1: raise ValueError(f'{k} must be at least 1, got {v!r}')
+    if root.exists() and not root.is_dir(): raise ValueError(f'{root}: is a file; expected a folder for the synthetic CT-RATE')
     manifest = root/'synthetic.json'
+    if (root/'dataset').exists() and not manifest.exists():
+        raise ValueError(f'{root} holds a dataset/ folder that the generator did not write (no synthetic.json): real CT-RATE data? '
+                         'Choose another folder; nothing was written')
     if manifest.exists():
         old = json.loads(manifest.read_text())
         if old != params:
