@@ -560,7 +560,8 @@ class CTClipClassifier(nn.Module):
         if cfg.variant not in CTVIT_VARIANTS:
             raise ValueError(f"model.variant {cfg.variant!r}: the ctclip family has the variants {list(CTVIT_VARIANTS)} ('base' is CT-CLIP's encoder)")
         c = cfg.ctclip
+        ck = load_ctclip_checkpoint(c.checkpoint) if c.checkpoint else None # a bad file fails before 1.8 GB of model is built
         m = cls(head=c.head, num_classes=cfg.num_classes, dropout=cfg.dropout, unfreeze_last=c.unfreeze_last,
                 checkpointing=cfg.checkpointing, **{**CTVIT_VARIANTS[cfg.variant], **ctvit_kwargs})
-        if c.checkpoint: m.load_checkpoint(c.checkpoint)
+        if ck: ck.load_into(m); _LOG.info(f'loaded {ck.source} ({ck.layout} layout) into {repr_model(m)}')
         return m
