@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from fastcore.script import Param, store_true
 
-from .core import (LABELS, CTRateLayout, atomic_path, call_parse, get_logger, parallel_map, parse_volume_name,
-                                read_csv_file, save_text)
+from .core import (LABELS, CTRateLayout, append_jsonl, atomic_path, call_parse, get_logger, parallel_map,
+                                parse_volume_name, read_csv_file, save_text)
 from .cleaning import check_label_values
 from .volumes import PROFILES, Profile, get_profile, load_volume, metadata_used, preprocess_volume
 
@@ -69,15 +69,7 @@ def read_manifest(folder:str|Path) -> dict:
     "Volume name → manifest entry of every complete entry of a cache folder (the last line for a name wins)."
     return _manifest_state(folder)[0]
 
-def _append_manifest(folder, entries):
-    p = Path(folder)/'manifest.jsonl'
-    cut = p.is_file() and p.stat().st_size > 0 and _last_byte(p) != b'\n'
-    with open(p, 'a', encoding='utf-8') as f:
-        f.write(('\n' if cut else '') + ''.join(json.dumps(e) + '\n' for e in entries)) # a cut line stays on its own line
-        f.flush(); os.fsync(f.fileno())
-
-def _last_byte(p):
-    with open(p, 'rb') as f: f.seek(-1, 2); return f.read(1)
+def _append_manifest(folder, entries): append_jsonl(Path(folder)/'manifest.jsonl', entries)
 
 def _read_params(folder) -> dict|None:
     "The params.json of a cache folder (None if it has none); a damaged one is an error naming it."

@@ -129,7 +129,8 @@ def check_label_values(df:pd.DataFrame, # a table with VolumeName and label colu
         bad = ~v.isin([0, 1])
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise SchemaError(f"{_at(source, i)}: label {l!r} of {df['VolumeName'].iloc[i]} is {_cell(df[l].iloc[i])}, expected 0 or 1")
+            v = df[l].iloc[i]
+            raise SchemaError(f"{_at(source, i)}: label {l!r} of {df['VolumeName'].iloc[i]} is {'blank' if pd.isna(v) else _cell(v)}, expected 0 or 1")
         df[l] = v.astype(np.uint8)
     return df
 

@@ -6,11 +6,11 @@
 __all__ = ['LABELS', 'N_LABELS', 'CTCLIP_POS_WEIGHT', 'CTRATE_PREVALENCE', 'METADATA_COLUMNS', 'REPORT_COLUMNS', 'LABEL_COLUMNS',
            'SPLITS', 'VOLUME_NAME_PATTERN', 'VOLUME_NAME_FORMAT', 'VolumeId', 'parse_volume_name', 'CTRateLayout',
            'get_logger', 'atomic_path', 'atomic_write', 'save_text', 'save_json', 'save_csv', 'save_npy', 'save_torch',
-           'save_nifti', 'read_csv_file', 'check_output_file', 'seed_everything', 'seed_worker', 'loader_seed_kwargs',
-           'pick_device', 'progress_bar', 'parallel_map', 'ConfigError', 'PathsConfig', 'SyntheticConfig',
-           'CleaningConfig', 'SamplingConfig', 'CTClipConfig', 'ModelConfig', 'Config', 'expand_path',
-           'config_from_dict', 'load_config', 'default_config', 'config_to_dict', 'save_config', 'error_message',
-           'call_parse']
+           'append_jsonl', 'save_nifti', 'read_csv_file', 'check_output_file', 'seed_everything', 'seed_worker',
+           'loader_seed_kwargs', 'pick_device', 'progress_bar', 'parallel_map', 'ConfigError', 'PathsConfig',
+           'SyntheticConfig', 'CleaningConfig', 'SamplingConfig', 'CTClipConfig', 'ModelConfig', 'Config',
+           'expand_path', 'config_from_dict', 'load_config', 'default_config', 'config_to_dict', 'save_config',
+           'error_message', 'call_parse']
 
 # %% ../nbs/00_core.ipynb #bf222506
 import argparse, contextlib, difflib, functools, inspect, json, logging, math, os, random, re, shutil, signal, sys, tempfile, threading, time, types, uuid
@@ -177,6 +177,20 @@ def save_torch(obj, path:str|Path) -> Path:
     "Write any `torch.save`-able object atomically."
     with atomic_write(path, 'wb') as f: torch.save(obj, f)
     return Path(path)
+
+def append_jsonl(path:str|Path, # a JSON-lines file (created if missing)
+                 records:list, # JSON-able objects, one line each
+                ) -> Path:
+    "Append one JSON line per record, flushed to disk; a line that a killed writer cut short stays on a line of its own."
+    path = Path(path)
+    cut = path.is_file() and path.stat().st_size > 0 and _last_byte(path) != b'\n'
+    with open(path, 'a', encoding='utf-8') as f:
+        f.write(('\n' if cut else '') + ''.join(json.dumps(r) + '\n' for r in records))
+        f.flush(); os.fsync(f.fileno())
+    return path
+
+def _last_byte(p):
+    with open(p, 'rb') as f: f.seek(-1, 2); return f.read(1)
 
 # %% ../nbs/00_core.ipynb #7e6991b1
 def save_nifti(arr:np.ndarray, # the voxel array, (X, Y, Z) as NIfTI stores it

@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastcore.script import Param, store_true
 
-from .core import LABELS, call_parse, get_logger, pick_device, progress_bar, save_npy, save_text
+from .core import LABELS, append_jsonl, call_parse, get_logger, pick_device, progress_bar, save_npy, save_text
 from .cleaning import check_label_values
 from .cache import (CachedVolumeDataset, JobSummary, _drop_missing, _read_table, cache_folder, entry_file, read_manifest,
                                  to_model_input)
@@ -67,12 +67,6 @@ def _sources(folder) -> dict:
             except (ValueError, KeyError, TypeError): continue
     return out
 
-def _record_sources(folder, entries):
-    p = Path(folder)/'sources.jsonl'
-    cut = p.is_file() and p.stat().st_size > 0 and not p.read_bytes().endswith(b'\n')
-    with open(p, 'a', encoding='utf-8') as f:
-        f.write(('\n' if cut else '') + ''.join(json.dumps(e) + '\n' for e in entries)); f.flush()
-
 def embed_cache(split, # a split file or DataFrame with VolumeName
                 cache_dir:str|Path, # the cache folder of the volumes (`cache_folder(cache_root, profile)`)
                 model:nn.Module, # a `CTClipClassifier` (its `encode_latents` makes the latents)
@@ -116,7 +110,7 @@ def embed_cache(split, # a split file or DataFrame with VolumeName
             for n, zi in zip(batch, z):
                 if not np.isfinite(zi).all(): s.failed[n] = 'the latent is not finite'; continue
                 save_npy(np.ascontiguousarray(zi, np.float32), _latent_file(folder, n)); s.written += 1
-                _record_sources(folder, [{'name': n, 'blake2b': now[n]}])
+                append_jsonl(folder/'sources.jsonl', [{'name': n, 'blake2b': now[n]}])
     for n, why in s.failed.items(): _LOG.warning(f'{n} skipped: {why}')
     s.seconds = time.time() - t0
     return s
