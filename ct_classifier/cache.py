@@ -235,10 +235,10 @@ def _shard(s):
     return i, n
 
 # %% ../nbs/03b_cache.ipynb #a7b0563d
-def _plan(r, data_root, rescale, layout, download, e=None):
+def _plan(r, data_root, rescale, layout='auto', e=None):
     "(source file, its path under dataset/, metadata used, source inputs, why the file is gone) of a split-table row."
     name, path, gone = r['VolumeName'], None, None
-    if not download:
+    if data_root is not None: # None: no local file (a download, or a check of the metadata alone)
         try: path = source_file(data_root, name, layout)
         except FileNotFoundError as ex:
             if not (e and e.get('inputs')): raise
@@ -280,7 +280,7 @@ def generate_cache(split, # a split file or master list (path or DataFrame) with
     for r in rows.to_dict('records'):
         name, out = r['VolumeName'], folder/entry_file(r['VolumeName'])
         e, stale = manifest.get(name), False
-        try: path, rel, meta, src, gone = _plan(r, data_root, rescale, layout, download, e)
+        try: path, rel, meta, src, gone = _plan(r, None if download else data_root, rescale, layout, e)
         except Exception as ex:
             s.failed[name] = f'{type(ex).__name__}: {ex}'; _LOG.warning(f'{name} skipped: {s.failed[name]}'); continue
         if e: # recorded: good unless the file is damaged or was made from other inputs
@@ -339,11 +339,8 @@ class VerifyReport:
     __repr__ = __str__
 
 def _stale(e, row, rescale, data_root=None, layout='auto') -> str|None:
-    "Why entry `e` was made from other inputs than `row` (and, with `data_root`, the volume's file) give today."
-    try:
-        path = source_file(data_root, row['VolumeName'], layout) if data_root is not None else None
-        rel = _rel(path, data_root) if path else ((e.get('inputs') or {}).get('source') or {}).get('file') or row['VolumeName']
-        ch = input_changes(e.get('inputs'), metadata_used(Path(rel), row, rescale), _source_inputs(rel, path) if path else None)
+    "Why entry `e` was made from other inputs than `row` (and, with `data_root`, the volume's file if it is there) give today."
+    try: ch = input_changes(e.get('inputs'), *_plan(row, data_root, rescale, layout, e)[2:4])
     except Exception as ex: ch = [f'its inputs cannot be checked ({type(ex).__name__}: {ex})']
     return ('made from other inputs: ' + '; '.join(ch)) if ch else None
 
