@@ -1,7 +1,7 @@
 """Benchmark: preprocessing one CT-RATE-sized volume (512×512×300) to CT-CLIP's input (1, 240, 480, 480).
 
 Compared in one run, on the same synthetic volume (v1 raw values + metadata rescale, and the v2 `*_fixed` HU file):
-  - ours: `load_volume` + `preprocess_volume(profile='ctclip', inplace=True)`;
+  - ours: `load_volume` + `preprocess_volume(profile='ctclip')`;
   - CT-CLIP's own loader: `CTReportDatasetinfer.nii_img_to_tensor` from `scripts/data_inference_nii.py`, imported
     from a checkout of github.com/ibrahimethemhamamci/CT-CLIP kept outside this project (`--ctclip PATH`);
   - MONAI: Compose(LoadImaged, EnsureChannelFirstd, Orientationd, Spacingd, ScaleIntensityRanged,

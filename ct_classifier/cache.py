@@ -17,10 +17,9 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from fastcore.script import Param, store_true
 
-from .core import (LABELS, CTRateLayout, append_jsonl, atomic_path, call_parse, get_logger, parallel_map,
-                                parse_volume_name, read_csv_file, save_text)
+from .core import (CTRateLayout, LABELS, Param, append_jsonl, atomic_path, call_parse, get_logger,
+                                parallel_map, parse_volume_name, read_csv_file, save_text, store_true)
 from .cleaning import check_label_values
 from .volumes import PROFILES, Profile, get_profile, load_volume, metadata_used, preprocess_volume
 

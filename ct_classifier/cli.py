@@ -6,9 +6,7 @@
 __all__ = ['run_demo', 'ctc_demo']
 
 # %% ../nbs/09_cli.ipynb #026c19bb
-from fastcore.script import Param
-
-from .core import Config, call_parse, default_config, get_logger, load_config, seed_everything
+from .core import Config, Param, call_parse, default_config, get_logger, load_config, seed_everything
 from .synthetic import make_synthetic_ct_rate
 from .cleaning import clean_and_prepare_data
 from .sampling import write_splits

@@ -4,13 +4,13 @@
 
 # %% auto #0
 __all__ = ['LABELS', 'N_LABELS', 'CTCLIP_POS_WEIGHT', 'CTRATE_PREVALENCE', 'METADATA_COLUMNS', 'REPORT_COLUMNS', 'LABEL_COLUMNS',
-           'SPLITS', 'VOLUME_NAME_PATTERN', 'VOLUME_NAME_FORMAT', 'VolumeId', 'parse_volume_name', 'CTRateLayout',
-           'get_logger', 'atomic_path', 'atomic_write', 'save_text', 'save_json', 'save_csv', 'save_npy', 'save_torch',
-           'append_jsonl', 'save_nifti', 'read_csv_file', 'check_output_file', 'seed_everything', 'seed_worker',
-           'loader_seed_kwargs', 'pick_device', 'progress_bar', 'parallel_map', 'ConfigError', 'PathsConfig',
-           'SyntheticConfig', 'CleaningConfig', 'SamplingConfig', 'CTClipConfig', 'ModelConfig', 'Config',
-           'expand_path', 'config_from_dict', 'load_config', 'default_config', 'config_to_dict', 'save_config',
-           'error_message', 'call_parse']
+           'SPLITS', 'VOLUME_NAME_PATTERN', 'VOLUME_NAME_FORMAT', 'VolumeId', 'parse_volume_name', 'parse_xy_spacing',
+           'parse_age', 'CTRateLayout', 'get_logger', 'atomic_path', 'atomic_write', 'save_text', 'save_json',
+           'save_csv', 'save_npy', 'save_torch', 'append_jsonl', 'save_nifti', 'read_csv_file', 'check_output_file',
+           'seed_everything', 'seed_worker', 'loader_seed_kwargs', 'pick_device', 'progress_bar', 'parallel_map',
+           'ConfigError', 'PathsConfig', 'SyntheticConfig', 'CleaningConfig', 'SamplingConfig', 'CTClipConfig',
+           'ModelConfig', 'Config', 'expand_path', 'config_from_dict', 'load_config', 'default_config',
+           'config_to_dict', 'save_config', 'store_true', 'Param', 'error_message', 'call_parse']
 
 # %% ../nbs/00_core.ipynb #bf222506
 import argparse, contextlib, difflib, functools, inspect, json, logging, math, os, random, re, shutil, signal, sys, tempfile, threading, time, types, uuid
@@ -23,7 +23,6 @@ import pandas as pd
 import torch
 import yaml
 from fastcore.docments import docments
-from fastcore.script import Param
 from fastprogress.fastprogress import ConsoleProgressBar, ProgressBar
 
 # %% ../nbs/00_core.ipynb #74420520
@@ -83,6 +82,24 @@ def parse_volume_name(name:str, # e.g. 'valid_53_a_1.nii.gz', with or without th
         raise ValueError(f"bad CT-RATE volume name {name!r}: expected {VOLUME_NAME_FORMAT}")
     split, p, s, r, _ = m.groups()
     return VolumeId(split, int(p), s, int(r))
+
+# %% ../nbs/00_core.ipynb #14a29343
+_FLOAT = r'\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*'
+_XY = re.compile(rf'^\[{_FLOAT},{_FLOAT}\]$')
+
+def parse_xy_spacing(value:str, # e.g. '[0.341796875, 0.341796875]'
+                    ) -> tuple[float, float]:
+    "The two in-plane spacings (mm) of CT-RATE's `XYSpacing` string."
+    m = _XY.match(str(value).strip())
+    if not m: raise ValueError(f"bad XYSpacing {value!r}: expected '[x, y]' in mm, e.g. '[0.7, 0.7]'")
+    return float(m.group(1)), float(m.group(2))
+
+def parse_age(value) -> float:
+    "Years from a DICOM age such as '036Y' (also '018M', '10W', '20D'); NaN for a blank cell."
+    if value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == '': return np.nan
+    m = re.fullmatch(r'\s*(\d{1,3})\s*([YMWD]?)\s*', str(value))
+    if not m: raise ValueError(f"bad PatientAge {value!r}: expected a DICOM age such as '036Y'")
+    return int(m.group(1))/{'Y': 1, '': 1, 'M': 12, 'W': 52.1775, 'D': 365.25}[m.group(2)]
 
 # %% ../nbs/00_core.ipynb #9599d5a7
 @dataclass
@@ -562,6 +579,44 @@ def save_config(cfg, path:str|Path) -> Path:
     return save_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), path)
 
 # %% ../nbs/00_core.ipynb #4b3f22f8
+class store_true:
+    "The `type` of a `Param` that is a flag: given → True, absent → False."
+
+class Param:
+    "How a console-script parameter reads on the command line, where its annotation and docment are not enough."
+    def __init__(self, help:str='', # the help text (default: the parameter's docment)
+                 type=None, # `int`, `float`, `str`, `store_true`, ... (default: the annotation)
+                 nargs=None, # argparse's nargs: a count, '*' or '+'
+                 choices=None, # the values allowed
+                 required:bool=False, # a required `--option` (rather than a positional argument)
+                ):
+        self.help, self.type, self.nargs, self.choices, self.required = help, type, nargs, choices, required
+    def __repr__(self): return f'Param({self.help!r}, {getattr(self.type, "__name__", self.type)})'
+
+def _argument(name, anno, doc, default):
+    "(names, argparse keyword arguments) of one parameter, from its annotation (a type or a `Param`), docment and default."
+    p = anno if isinstance(anno, Param) else Param(doc or '', None if anno is inspect.Parameter.empty else anno)
+    tp, kw = p.type, {'help': p.help or doc or ''}
+    if get_origin(tp) is Literal: tp, kw['choices'] = type(get_args(tp)[0]), list(get_args(tp))
+    if get_origin(tp) in (list, tuple):
+        args = [a for a in get_args(tp) if a is not Ellipsis]
+        kw['nargs'] = len(args) if get_origin(tp) is tuple and Ellipsis not in get_args(tp) else '*'
+        tp = args[0] if args else None
+    if get_origin(tp) in (Union, types.UnionType): tp = next((a for a in get_args(tp) if a is not type(None)), None)
+    if p.nargs is not None: kw['nargs'] = p.nargs
+    if p.choices is not None: kw['choices'] = list(p.choices)
+    flag = name.replace('_', '-')
+    if tp is store_true or (tp is bool and default is False):
+        return [f'--{flag}'] + ([f'--{name}'] if '_' in name else []), {**kw, 'action': 'store_true', 'dest': name}
+    if tp is bool and default is True:
+        return [f'--no-{flag}'] + ([f'--no-{name}'] if '_' in name else []), {**kw, 'action': 'store_false', 'dest': name}
+    if tp is not None and tp is not inspect.Parameter.empty: kw['type'] = tp
+    if default is inspect.Parameter.empty and not p.required: return [name], kw # a positional argument
+    if default is not inspect.Parameter.empty and default is not None: kw['help'] += f' (default: {default})'
+    names = [f'--{flag}'] + ([f'--{name}'] if '_' in name else [])
+    return names, {**kw, 'dest': name, 'required': p.required and default in (None, inspect.Parameter.empty),
+                   **({} if default is inspect.Parameter.empty else {'default': default})}
+
 def error_message(e:BaseException) -> str:
     "The line a console script prints for `e`: an input error's own message; the type too for anything else."
     if isinstance(e, OSError) and e.filename is not None and e.strerror: return f'{e.filename}: {e.strerror}'
@@ -574,16 +629,8 @@ def call_parse(func):
     def parser():
         p = argparse.ArgumentParser(prog=func.__name__, description=func.__doc__)
         for k, v in docments(func, full=True, returns=False, eval_str=True).items():
-            param = v.anno if isinstance(v.anno, Param) else Param(v.docment or '', None if v.anno is inspect.Parameter.empty else v.anno)
-            param.set_default(v.default)
-            if param.required: param.opt = True # `Param(..., required=True)`: a required --option, not a positional
-            kw = param.kwargs
-            if not param.opt: p.add_argument(k, **kw)
-            else:
-                flag = k.replace('_', '-')
-                names = [f'--no-{flag}' if param.negated else f'--{flag}']
-                if '_' in k: names.append(f'--no-{k}' if param.negated else f'--{k}')
-                p.add_argument(*names, dest=k, **kw)
+            names, kw = _argument(k, v.anno, v.docment, v.default)
+            p.add_argument(*names, **kw)
         return p
     @functools.wraps(func)
     def _f(*args, **kwargs):

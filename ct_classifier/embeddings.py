@@ -16,9 +16,9 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from fastcore.script import Param, store_true
 
-from .core import LABELS, append_jsonl, call_parse, get_logger, pick_device, progress_bar, save_npy, save_text
+from .core import (LABELS, Param, append_jsonl, call_parse, get_logger, pick_device, progress_bar,
+                                save_npy, save_text, store_true)
 from .cleaning import check_label_values
 from .cache import (CachedVolumeDataset, JobSummary, _drop_missing, _read_table, cache_folder, entry_file, read_manifest,
                                  to_model_input)

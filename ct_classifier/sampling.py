@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
-from fastcore.script import Param
 
-from .core import LABELS, SPLITS, call_parse, check_output_file, get_logger, save_csv, save_text
+from .core import LABELS, Param, SPLITS, call_parse, check_output_file, get_logger, save_csv, save_text
 from .cleaning import read_master
 
 # %% ../nbs/02_sampling.ipynb #a39db95e

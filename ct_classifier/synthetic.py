@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
-from fastcore.script import Param, store_true
 
-from .core import (LABELS, N_LABELS, CTRATE_PREVALENCE, METADATA_COLUMNS, REPORT_COLUMNS,
-                                SPLITS, CTRateLayout, call_parse, get_logger, parallel_map, save_csv, save_text, save_nifti)
+from .core import (CTRATE_PREVALENCE, CTRateLayout, LABELS, METADATA_COLUMNS, N_LABELS, Param,
+                                REPORT_COLUMNS, SPLITS, call_parse, get_logger, parallel_map, save_csv, save_nifti,
+                                save_text, store_true)
 
 # %% ../nbs/00a_synthetic.ipynb #5d50d37e
 CTRATE_COUNTS = {'train': (20_000, 24_128, 47_149), 'valid': (1_304, 1_564, 3_039)} # patients, scans, volumes
@@ -644,7 +644,7 @@ def ctc_synth(root:Param('CT-RATE root to create (dataset/ goes inside)', str),
               shape:Param('voxels per volume as X Y Z', int, nargs=3)=(96, 96, 64),
               seed:Param('random seed', int)=0,
               difficulty:Param('0 = obvious findings, 1 = faint and small', float)=0.3,
-              layout:Param("'fixed' (v2, HU) or 'raw' (v1 stored values)", str)='fixed',
+              layout:Param("'fixed' (v2, HU) or 'raw' (v1 stored values)", str, choices=['fixed', 'raw'])='fixed',
               workers:Param('rendering processes (default: all cores)', int)=None):
     "Generate a synthetic CT-RATE in CT-RATE's layout and print its summary."
     s = make_synthetic_ct_rate(root, n_train_patients, n_valid_patients, tuple(shape), seed, metadata_only,

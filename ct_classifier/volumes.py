@@ -18,8 +18,7 @@ import torch.nn.functional as F
 import nibabel as nib
 from nibabel.orientations import axcodes2ornt, io_orientation, ornt_transform, apply_orientation
 
-from .core import get_logger, parse_volume_name
-from .cleaning import parse_xy_spacing
+from .core import get_logger, parse_volume_name, parse_xy_spacing
 try: # ISA-L: inflates about 1.7x faster than zlib
     from isal.igzip import decompress as _gunzip
     from isal.isal_zlib import decompressobj as _inflater
