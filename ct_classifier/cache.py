@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .core import (CTRateLayout, LABELS, Param, append_jsonl, atomic_path, call_parse, get_logger,
-                                parallel_map, parse_volume_name, read_csv_file, save_text, store_true)
+                                parallel_map, parse_volume_name, read_csv_file, read_json_file, save_text, store_true)
 from .cleaning import check_label_values
 from .volumes import PROFILES, Profile, get_profile, load_volume, metadata_used, preprocess_volume
 
@@ -72,14 +72,8 @@ def _append_manifest(folder, entries): append_jsonl(Path(folder)/'manifest.jsonl
 
 def _read_params(folder) -> dict|None:
     "The params.json of a cache folder (None if it has none); a damaged one is an error naming it."
-    pf = Path(folder)/'params.json'
-    if not pf.is_file(): return None
-    try:
-        d = json.loads(pf.read_text(encoding='utf-8'))
-        d['rescale'], [int(v) for v in d['profile']['shape']]
-        return d
-    except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f'{pf}: not a cache params file ({type(e).__name__}: {e}); expected the JSON that generate_cache writes') from None
+    return read_json_file(Path(folder)/'params.json', 'a cache params file', lambda d: (d['rescale'], [int(v) for v in d['profile']['shape']]),
+                          'expected the JSON that generate_cache writes')
 
 def _npy_header(path):
     "(shape, dtype, data offset) of an .npy file, from its header alone."

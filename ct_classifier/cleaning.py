@@ -28,8 +28,10 @@ def _line(i): return i + 2 # data row i (0-based) sits on this line of the CSV (
 
 def _cell(v): return repr(v) if isinstance(v, str) else str(v) # a cell as the error shows it
 
-def _at(source, i): # where row i is, as an error names it
-    return f'{source}, row {i}' if source == '<DataFrame>' else f'{source}, line {_line(i)}'
+def _row(source, i): # data row i as an error names it: 'line n' of a file, 'row i' of a DataFrame
+    return f'row {i}' if source == '<DataFrame>' else f'line {_line(i)}'
+
+def _at(source, i): return f'{source}, {_row(source, i)}' # where row i is
 
 def _check_table(df, source, required, what):
     "Check the columns and the VolumeName column (well-formed, no duplicates) of a table read from `source`."
@@ -44,7 +46,7 @@ def _check_table(df, source, required, what):
     if dup.any():
         i = int(np.flatnonzero(dup)[0])
         first = int(np.flatnonzero(names == names.iloc[i])[0])
-        raise SchemaError(f'{_at(source, i)}: duplicate VolumeName {names.iloc[i]!r} (first on {_at(source, first).split(", ")[-1]})')
+        raise SchemaError(f'{_at(source, i)}: duplicate VolumeName {names.iloc[i]!r} (first on {_row(source, first)})')
     return df
 
 def _read_csv(path, required, what):
@@ -295,7 +297,7 @@ def read_master(master, # the master list or a split file: a CSV path or a DataF
     both = df.groupby('patient_id').split.nunique()
     if (both > 1).any():
         p = both.index[both > 1][0]
-        lines = {s: _at(source, int(np.flatnonzero((df.patient_id == p) & (df.split == s))[0])).split(', ')[-1] for s in SPLITS}
+        lines = {s: _row(source, int(np.flatnonzero((df.patient_id == p) & (df.split == s))[0])) for s in SPLITS}
         raise SchemaError(f"{source}: patient {p!r} is in both train ({lines['train']}) and valid ({lines['valid']}); "
                           'a patient belongs to one split')
     ids = volume_table(df.VolumeName.astype(str))

@@ -6,10 +6,10 @@
 __all__ = ['LABELS', 'N_LABELS', 'CTCLIP_POS_WEIGHT', 'CTRATE_PREVALENCE', 'METADATA_COLUMNS', 'REPORT_COLUMNS', 'LABEL_COLUMNS',
            'SPLITS', 'VOLUME_NAME_PATTERN', 'VOLUME_NAME_FORMAT', 'VolumeId', 'parse_volume_name', 'parse_xy_spacing',
            'parse_age', 'CTRateLayout', 'get_logger', 'atomic_path', 'atomic_write', 'save_text', 'save_json',
-           'save_csv', 'save_npy', 'save_torch', 'append_jsonl', 'save_nifti', 'read_csv_file', 'check_output_file',
-           'seed_everything', 'seed_worker', 'loader_seed_kwargs', 'pick_device', 'progress_bar', 'parallel_map',
-           'ConfigError', 'PathsConfig', 'SyntheticConfig', 'CleaningConfig', 'SamplingConfig', 'CTClipConfig',
-           'ModelConfig', 'Config', 'expand_path', 'config_from_dict', 'load_config', 'default_config',
+           'save_csv', 'save_npy', 'save_torch', 'append_jsonl', 'save_nifti', 'read_csv_file', 'read_json_file',
+           'check_output_file', 'seed_everything', 'seed_worker', 'loader_seed_kwargs', 'pick_device', 'progress_bar',
+           'parallel_map', 'ConfigError', 'PathsConfig', 'SyntheticConfig', 'CleaningConfig', 'SamplingConfig',
+           'CTClipConfig', 'ModelConfig', 'Config', 'expand_path', 'config_from_dict', 'load_config', 'default_config',
            'config_to_dict', 'save_config', 'store_true', 'Param', 'error_message', 'call_parse']
 
 # %% ../nbs/00_core.ipynb #bf222506
@@ -237,6 +237,21 @@ def read_csv_file(path:str|Path, # a CSV file a user named
     except UnicodeDecodeError as e:
         raise ValueError(f'{path}: not UTF-8 text (byte {e.start} is 0x{e.object[e.start]:02x}); expected a UTF-8 {what} CSV') from None
     except (pd.errors.ParserError, ValueError) as e: raise ValueError(f'{path}: not a readable {what} CSV ({e})') from None
+
+def read_json_file(path:str|Path, # a JSON file a job wrote (a params file, a manifest)
+                   what:str, # what it should be, for messages, e.g. 'a cache params file'
+                   check=None, # `check(obj)` raises KeyError, TypeError or ValueError if `obj` lacks what the reader needs
+                   hint:str='', # what was expected, appended to the message
+                  ):
+    "The object in JSON file `path` (None if there is no such file); invalid JSON, or an object `check` refuses, is an error naming the file."
+    path = Path(path)
+    if not path.is_file(): return None
+    try:
+        obj = json.loads(path.read_text(encoding='utf-8'))
+        if check: check(obj)
+        return obj
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f'{path}: not {what} ({type(e).__name__}: {e})' + (f'; {hint}' if hint else '')) from None
 
 # %% ../nbs/00_core.ipynb #6434ff68
 def check_output_file(path:str|Path, # the file a command is about to write

@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .core import (LABELS, Param, append_jsonl, call_parse, get_logger, pick_device, progress_bar,
-                                save_npy, save_text, store_true)
+                                read_json_file, save_npy, save_text, store_true)
 from .cleaning import check_label_values
 from .cache import (CachedVolumeDataset, JobSummary, _drop_missing, _read_table, cache_folder, entry_file, read_manifest,
                                  to_model_input)
@@ -125,9 +125,9 @@ class EmbeddingDataset(torch.utils.data.Dataset):
                 ):
         df, self.folder = _read_table(split), Path(folder)
         df, pf = check_label_values(df, '<DataFrame>' if isinstance(split, pd.DataFrame) else split, labels), self.folder/'params.json'
-        try: dim = int(json.loads(pf.read_text(encoding='utf-8'))['latent_dim'])
-        except FileNotFoundError: raise FileNotFoundError(f'{pf}: not found; {self.folder} is not an embeddings folder (run ctc_embed)') from None
-        except (ValueError, KeyError, TypeError) as e: raise ValueError(f'{pf}: not an embeddings params file ({type(e).__name__}: {e})') from None
+        params = read_json_file(pf, 'an embeddings params file', lambda d: int(d['latent_dim']))
+        if params is None: raise FileNotFoundError(f'{pf}: not found; {self.folder} is not an embeddings folder (run ctc_embed)')
+        dim = int(params['latent_dim'])
         found = {n: _read_latent(_latent_file(self.folder, n), dim) for n in df.VolumeName} # each file read once
         bad = {n: 'missing or unreadable' for n, z in found.items() if z is None}
         df, self.dropped = _drop_missing(df, bad, on_missing, f'latent in {self.folder}', 'ctc_embed'), bad

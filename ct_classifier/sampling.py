@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 
-from .core import LABELS, Param, SPLITS, call_parse, check_output_file, get_logger, save_csv, save_text
+from .core import LABELS, Param, SPLITS, call_parse, check_output_file, get_logger, read_json_file, save_csv, save_text
 from .cleaning import read_master
 
 # %% ../nbs/02_sampling.ipynb #a39db95e
@@ -127,14 +127,8 @@ _LOG = get_logger('sampling')
 
 def _splits_manifest(out_dir) -> dict|None:
     "The `splits.json` of a split folder (None if there is none); a damaged one is an error naming it."
-    p = Path(out_dir)/'splits.json'
-    if not p.is_file(): return None
-    try:
-        m = json.loads(p.read_text(encoding='utf-8'))
-        m['files'] = [dict(r) for r in m['files']]; [r['file'] for r in m['files']]
-        return m
-    except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{p}: not a split manifest written by ctc_split ({type(e).__name__}: {e}); expected JSON with a 'files' list") from None
+    return read_json_file(Path(out_dir)/'splits.json', 'a split manifest written by ctc_split', lambda m: [r['file'] for r in m['files']],
+                          "expected JSON with a 'files' list")
 
 def write_splits(master, # the master list (`ct_classifier.cleaning`): a DataFrame or a CSV path; checked with `read_master`
                  out_dir:str|Path, # e.g. `data/splits`
