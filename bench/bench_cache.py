@@ -42,7 +42,8 @@ def main():
     from ct_classifier.synthetic import render_volume, _affine_lps
     from ct_classifier.core import save_nifti, save_csv, LABELS
     from ct_classifier.volumes import load_volume, preprocess_volume
-    from ct_classifier.cache import CachedVolumeDataset, generate_cache, cache_folder
+    from ct_classifier.cache import generate_cache, cache_folder
+    from ct_classifier.data import CachedVolumeDataset
     import pandas as pd
     tmp = Path(tempfile.mkdtemp())
     try:

@@ -25,9 +25,10 @@ def main():
     warnings.filterwarnings('ignore')
     from ct_classifier.core import CTRateLayout
     from ct_classifier.synthetic import make_synthetic_ct_rate
-    from ct_classifier.cache import CachedVolumeDataset, cache_folder, generate_cache, to_model_input
+    from ct_classifier.cache import cache_folder, generate_cache
+    from ct_classifier.data import CachedVolumeDataset, EmbeddingDataset, to_model_input
     from ct_classifier.ctclip import CTClipClassifier
-    from ct_classifier.embeddings import EmbeddingDataset, embed_cache, fit_head
+    from ct_classifier.embeddings import embed_cache, fit_head
     dev = torch.device(args.device)
     tmp = Path(tempfile.mkdtemp())
     try:

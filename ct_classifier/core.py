@@ -7,10 +7,10 @@ __all__ = ['LABELS', 'N_LABELS', 'CTCLIP_POS_WEIGHT', 'CTRATE_PREVALENCE', 'META
            'SPLITS', 'VOLUME_NAME_PATTERN', 'VOLUME_NAME_FORMAT', 'VolumeId', 'parse_volume_name', 'parse_xy_spacing',
            'parse_age', 'CTRateLayout', 'get_logger', 'atomic_path', 'atomic_write', 'save_text', 'save_json',
            'save_csv', 'save_npy', 'save_torch', 'append_jsonl', 'save_nifti', 'read_csv_file', 'read_json_file',
-           'check_output_file', 'seed_everything', 'seed_worker', 'loader_seed_kwargs', 'pick_device', 'progress_bar',
-           'parallel_map', 'ConfigError', 'PathsConfig', 'SyntheticConfig', 'CleaningConfig', 'SamplingConfig',
-           'CTClipConfig', 'ModelConfig', 'Config', 'expand_path', 'config_from_dict', 'load_config', 'default_config',
-           'config_to_dict', 'save_config', 'store_true', 'Param', 'error_message', 'call_parse']
+           'read_table', 'check_output_file', 'seed_everything', 'seed_worker', 'loader_seed_kwargs', 'pick_device',
+           'progress_bar', 'parallel_map', 'ConfigError', 'PathsConfig', 'SyntheticConfig', 'CleaningConfig',
+           'SamplingConfig', 'CTClipConfig', 'ModelConfig', 'Config', 'expand_path', 'config_from_dict', 'load_config',
+           'default_config', 'config_to_dict', 'save_config', 'store_true', 'Param', 'error_message', 'call_parse']
 
 # %% ../nbs/00_core.ipynb #bf222506
 import argparse, contextlib, difflib, functools, inspect, json, logging, math, os, random, re, shutil, signal, sys, tempfile, threading, time, types, uuid
@@ -252,6 +252,15 @@ def read_json_file(path:str|Path, # a JSON file a job wrote (a params file, a ma
         return obj
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f'{path}: not {what} ({type(e).__name__}: {e})' + (f'; {hint}' if hint else '')) from None
+
+# %% ../nbs/00_core.ipynb #ed597f13
+def read_table(table, # a DataFrame (used as it is) or the path of a CSV file
+               what:str='split or master list', # what the table should be, for messages
+              ) -> pd.DataFrame:
+    "A table that a function takes either in memory or as a CSV file (read with `read_csv_file`'s checks)."
+    if isinstance(table, pd.DataFrame): return table
+    if not Path(table).exists(): raise FileNotFoundError(f'{table}: {what} not found')
+    return read_csv_file(table, what)
 
 # %% ../nbs/00_core.ipynb #6434ff68
 def check_output_file(path:str|Path, # the file a command is about to write
