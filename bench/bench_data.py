@@ -12,7 +12,7 @@ Run from the repository root:  python bench/bench_data.py
 import shutil, tempfile, time
 from pathlib import Path
 
-from ct_classifier.core import default_config
+from ct_classifier.config import default_config
 from ct_classifier.synthetic import make_synthetic_ct_rate
 from ct_classifier.cleaning import clean_and_prepare_data
 from ct_classifier.sampling import max_prevalence_deviation, stratified_sample, write_splits

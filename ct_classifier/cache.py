@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
-from .core import (CTRateLayout, LABELS, Param, append_jsonl, atomic_path, call_parse, get_logger,
-                                parallel_map, parse_volume_name, read_json_file, read_table, save_text, store_true)
+from .core import (CTRateLayout, append_jsonl, atomic_path, get_logger, parallel_map, parse_volume_name,
+                                read_json_file, read_table, save_text)
+from .script import Param, call_parse, store_true
 from .volumes import PROFILES, Profile, get_profile, load_volume, metadata_used, preprocess_volume
 
 # %% ../nbs/03b_cache.ipynb #5e4b44cf

@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import (CleaningConfig, Config, ConfigError, CTRateLayout, LABELS, Param, REPORT_COLUMNS,
-                                SPLITS, VOLUME_NAME_FORMAT, VOLUME_NAME_PATTERN, call_parse, check_output_file,
-                                default_config, load_config, parse_age, parse_volume_name, parse_xy_spacing,
-                                read_csv_file, save_csv, store_true)
+from .core import (CTRateLayout, LABELS, REPORT_COLUMNS, SPLITS, VOLUME_NAME_FORMAT, VOLUME_NAME_PATTERN,
+                                check_output_file, parse_age, parse_volume_name, parse_xy_spacing, read_csv_file,
+                                save_csv)
+from .script import Param, call_parse, store_true
+from .config import CleaningConfig, Config, ConfigError, default_config, load_config
 
 # %% ../nbs/01_cleaning.ipynb #d2bf3673
 class SchemaError(ValueError):

@@ -6,7 +6,9 @@
 __all__ = ['run_demo', 'ctc_demo']
 
 # %% ../nbs/09_cli.ipynb #026c19bb
-from .core import Config, Param, call_parse, default_config, get_logger, load_config, seed_everything
+from .core import get_logger, seed_everything
+from .script import Param, call_parse
+from .config import Config, default_config, load_config
 from .synthetic import make_synthetic_ct_rate
 from .cleaning import clean_and_prepare_data
 from .sampling import write_splits

@@ -20,7 +20,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from .core import ModelConfig, get_logger
+from .core import get_logger
+from .config import ModelConfig
 
 # %% ../nbs/05_ctclip.ipynb #e105f067
 _LOG = get_logger('ctclip')

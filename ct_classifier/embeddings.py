@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import (LABELS, Param, append_jsonl, call_parse, get_logger, pick_device, progress_bar,
-                                read_table, save_npy, save_text, store_true)
+from .core import append_jsonl, get_logger, pick_device, progress_bar, read_table, save_npy, save_text
+from .script import Param, call_parse
 from .cache import JobSummary, cache_folder, read_manifest
 from .data import CachedVolumeDataset, EmbeddingDataset, latent_file, read_latent, to_model_input
 
@@ -144,7 +143,7 @@ def ctc_embed(split:Param('split file (CSV with VolumeName)', str, required=True
               workers:Param('DataLoader processes', int)=0,
              ):
     "Encode the cached volumes of a split once with CT-CLIP's frozen encoder."
-    from ct_classifier.core import ModelConfig, CTClipConfig
+    from ct_classifier.config import ModelConfig, CTClipConfig
     from ct_classifier.ctclip import CTClipClassifier
     df = read_table(split) # check the inputs before loading 1.8 GB of weights
     if batch_size < 1: raise ValueError(f'--batch-size must be at least 1, got {batch_size}')

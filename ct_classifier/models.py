@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from .core import Config, ModelConfig, config_from_dict
+from .config import Config, ModelConfig, config_from_dict
 
 # %% ../nbs/04_models.ipynb #17ba4873
 def _shape_error(model, x, expected='(B, 1, D, H, W)', extra=''):

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 
-from .core import LABELS, Param, SPLITS, call_parse, check_output_file, get_logger, read_json_file, save_csv, save_text
+from .core import LABELS, SPLITS, check_output_file, get_logger, read_json_file, save_csv, save_text
+from .script import Param, call_parse
 from .cleaning import read_master
 
 # %% ../nbs/02_sampling.ipynb #a39db95e
