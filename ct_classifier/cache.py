@@ -32,15 +32,18 @@ def cache_params(profile:str|Profile='ctclip', # the preprocessing profile
     "Every parameter that changes what a cache entry holds."
     return {'format': CACHE_FORMAT, 'dtype': np.dtype(CACHE_DTYPE).name, 'rescale': rescale, 'profile': get_profile(profile).as_dict()}
 
+# %% ../nbs/03b_cache.ipynb #406e5e78
 def cache_key(profile:str|Profile='ctclip', rescale:str='auto') -> str:
     "A short hash of `cache_params`."
     return hashlib.sha256(json.dumps(cache_params(profile, rescale), sort_keys=True).encode()).hexdigest()[:16]
 
+# %% ../nbs/03b_cache.ipynb #1070ae06
 def cache_folder(cache_dir:str|Path, # the cache root, e.g. `data/cache`
                  profile:str|Profile='ctclip', rescale:str='auto') -> Path:
     "The folder holding the entries of one profile and rescale rule."
     return Path(cache_dir)/cache_key(profile, rescale)
 
+# %% ../nbs/03b_cache.ipynb #5fa9afd8
 def entry_file(name:str) -> str:
     "The cache file name of a volume: `valid_53_a_1.nii.gz` → `valid_53_a_1.npy`."
     return parse_volume_name(name).name.removesuffix('.nii.gz') + '.npy'
@@ -66,6 +69,7 @@ def read_manifest(folder:str|Path) -> dict:
     "Volume name → manifest entry of every complete entry of a cache folder (the last line for a name wins)."
     return _manifest_state(folder)[0]
 
+# %% ../nbs/03b_cache.ipynb #836f3fc0
 def _append_manifest(folder, entries): append_jsonl(Path(folder)/'manifest.jsonl', entries)
 
 def _read_params(folder) -> dict|None:
@@ -128,6 +132,7 @@ def source_file(data_root:str|Path, # CT-RATE root (holds `dataset/`)
     if not path.is_file(): raise FileNotFoundError(f'{name}: volume not found at {path}' + (f' nor at {raw}' if layout == 'auto' else ''))
     return path
 
+# %% ../nbs/03b_cache.ipynb #82fadb66
 def _rel(path, data_root) -> str: return Path(path).relative_to(Path(data_root)/'dataset').as_posix()
 
 def _source_inputs(rel:str, path, downloaded=False) -> dict:
@@ -202,6 +207,7 @@ class JobSummary:
         return '\n'.join(lines + [f'  failed: {k}: {v}' for k, v in self.failed.items()])
     __repr__ = __str__
 
+# %% ../nbs/03b_cache.ipynb #c12a1579
 @dataclass(repr=False)
 class CacheSummary(JobSummary):
     "What `generate_cache` did (`folder`: the cache folder of the profile; `total`: the volumes of this shard)."
@@ -324,6 +330,7 @@ class VerifyReport:
         return '\n'.join(out + [f'  bad: {k}: {v}' for k, v in self.bad.items()])
     __repr__ = __str__
 
+# %% ../nbs/03b_cache.ipynb #976d3c61
 def _stale(e, row, rescale, data_root=None, layout='auto') -> str|None:
     "Why entry `e` was made from other inputs than `row` (and, with `data_root`, the volume's file if it is there) give today."
     try: ch = input_changes(e.get('inputs'), *_plan(row, data_root, rescale, layout, e)[2:4])
@@ -404,6 +411,7 @@ def ctc_cache(split:Param('split file or master list (CSV)', str, required=True)
     print(s)
     if s.failed: raise SystemExit(1)
 
+# %% ../nbs/03b_cache.ipynb #4baca0e7
 @call_parse
 def ctc_verify_cache(cache_dir:Param('a cache folder, or a cache root holding several', str, required=True)=None,
                      full:Param('also compare checksums', store_true)=False,

@@ -89,17 +89,20 @@ def read_metadata(path:str|Path, # `train_metadata.csv` or `validation_metadata.
         df['age'] = ages
     return df
 
+# %% ../nbs/01_cleaning.ipynb #aa155ee8
 def read_reports(path:str|Path, # `train_reports.csv` or `validation_reports.csv`
                 ) -> pd.DataFrame: # the table; blank cells are empty strings
     "Read and check a CT-RATE radiology report CSV."
     return _read_csv(path, REPORT_COLUMNS, 'reports').fillna('')
 
+# %% ../nbs/01_cleaning.ipynb #1df3584c
 def read_labels(path:str|Path, # `train_predicted_labels.csv`, `valid_predicted_labels.csv` or a manual-label list
                ) -> pd.DataFrame: # VolumeName and the 18 labels as uint8
     "Read and check a CT-RATE multi-abnormality label CSV: the 18 labels, each 0 or 1."
     df = check_label_values(_read_csv(path, ('VolumeName', *LABELS), 'labels'), path)
     return df[['VolumeName', *LABELS]]
 
+# %% ../nbs/01_cleaning.ipynb #eabd5d1d
 def check_label_values(df:pd.DataFrame, # a table with VolumeName and label columns
                        source='<DataFrame>', # its file, for messages
                        labels=LABELS, # the label columns

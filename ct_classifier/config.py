@@ -31,6 +31,7 @@ class PathsConfig:
     output_dir: Path = Path('output') # run folders
     master_csv: Path = Path('data/master.csv') # the cleaned master list (one row per kept volume)
 
+# %% ../nbs/00c_config.ipynb #531e7f8e
 @dataclass
 class SyntheticConfig:
     "The synthetic CT-RATE to generate when no real data is at hand (see `ct_classifier.synthetic`)."
@@ -42,6 +43,7 @@ class SyntheticConfig:
     metadata_only: bool = False # write the CSVs and lists but no volumes
     layout: Literal['fixed', 'raw'] = 'fixed' # 'fixed': CT-RATE v2 `*_fixed` HU files; 'raw': v1 stored values
 
+# %% ../nbs/00c_config.ipynb #d2104180
 @dataclass
 class CleaningConfig:
     "Which cleaning rules to apply to CT-RATE's tables (see `ct_classifier.cleaning`)."
@@ -56,6 +58,7 @@ class CleaningConfig:
     exclude_missing_z_spacing: bool = True # patients with a volume whose metadata has no ZSpacing
     extra_exclusion_lists: list[Path] = field(default_factory=list) # text files of volume names or patient ids
 
+# %% ../nbs/00c_config.ipynb #5ce05c4c
 @dataclass
 class SamplingConfig:
     "How the split files are sampled (see `ct_classifier.sampling`)."
@@ -63,6 +66,7 @@ class SamplingConfig:
     seed: int = 0 # stratification seed
     hpo_fractions: list[float] = field(default_factory=lambda: [0.5, 0.2, 0.05]) # nested HPO subsets of the split files
 
+# %% ../nbs/00c_config.ipynb #3b4d7996
 @dataclass
 class CTClipConfig:
     "The CT-CLIP branch of `ModelConfig` (see `ct_classifier.ctclip`)."
@@ -70,6 +74,7 @@ class CTClipConfig:
     head: Literal['lipro', 'new'] = 'new' # 'lipro': CT-CLIP's linear-probe head (loadable from CT_LiPro_v2.pt); 'new': a small new head
     unfreeze_last: int = 0 # transformer blocks trained at the end of each encoder stage (0: the encoder stays frozen)
 
+# %% ../nbs/00c_config.ipynb #315743ec
 @dataclass
 class ModelConfig:
     "Which network `ct_classifier.models.create_model` builds."
@@ -80,6 +85,7 @@ class ModelConfig:
     num_classes: int = 18 # outputs (logits), one per label
     ctclip: CTClipConfig = field(default_factory=CTClipConfig)
 
+# %% ../nbs/00c_config.ipynb #4f3c86a6
 @dataclass
 class Config:
     "One experiment: a name, a seed, a device and one section per pipeline stage."
@@ -190,6 +196,7 @@ def config_from_dict(d:dict, # the parsed YAML
     "Build and check a config dataclass from a plain dict."
     return _build(cls, d, '', _Ctx(source, Path(base_dir)))
 
+# %% ../nbs/00c_config.ipynb #cacf0b09
 def load_config(path:str|Path, # a YAML experiment file, e.g. `configs/demo.yaml`
                 overrides:dict|None=None, # dotted keys set after reading, e.g. `{'synthetic.seed': 3}`
                ) -> Config:
@@ -224,6 +231,7 @@ def config_to_dict(cfg) -> dict:
         return v
     return conv(cfg)
 
+# %% ../nbs/00c_config.ipynb #bacf1265
 def save_config(cfg, path:str|Path) -> Path:
     "Write a config as YAML atomically; `load_config` reads it back to an equal config."
     return save_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), path)

@@ -69,6 +69,7 @@ class VolumeId:
     @property
     def name(self): return f'{self.scan_id}_{self.reconstruction}.nii.gz'
 
+# %% ../nbs/00_core.ipynb #c5e96d22
 def parse_volume_name(name:str, # e.g. 'valid_53_a_1.nii.gz', with or without the extension or folders
                      ) -> VolumeId:
     "Split a CT-RATE volume name into split, patient, scan and reconstruction."
@@ -89,6 +90,7 @@ def parse_xy_spacing(value:str, # e.g. '[0.341796875, 0.341796875]'
     if not m: raise ValueError(f"bad XYSpacing {value!r}: expected '[x, y]' in mm, e.g. '[0.7, 0.7]'")
     return float(m.group(1)), float(m.group(2))
 
+# %% ../nbs/00_core.ipynb #dbeeb78a
 def parse_age(value) -> float:
     "Years from a DICOM age such as '036Y' (also '018M', '10W', '20D'); NaN for a blank cell."
     if value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == '': return np.nan
@@ -154,6 +156,7 @@ def atomic_path(path:str|Path, # the file to create or replace
         with contextlib.suppress(FileNotFoundError): tmp.unlink()
         raise
 
+# %% ../nbs/00_core.ipynb #9c6b3cd9
 @contextlib.contextmanager
 def atomic_write(path:str|Path, # the file to create or replace
                  mode:str='w', # `'w'` for text, `'wb'` for bytes
@@ -170,26 +173,31 @@ def save_text(text:str, path:str|Path) -> Path:
     with atomic_write(path, 'w', encoding='utf-8') as f: f.write(text)
     return Path(path)
 
+# %% ../nbs/00_core.ipynb #19738ee4
 def save_json(obj, path:str|Path, indent:int=2) -> Path:
     "Write `obj` as JSON atomically; an object JSON cannot encode raises and leaves `path` untouched."
     with atomic_write(path, 'w', encoding='utf-8') as f: json.dump(obj, f, indent=indent)
     return Path(path)
 
+# %% ../nbs/00_core.ipynb #5004c1cd
 def save_csv(df:pd.DataFrame, path:str|Path, index:bool=False) -> Path:
     "Write a DataFrame as CSV atomically."
     with atomic_write(path, 'w', encoding='utf-8', newline='') as f: df.to_csv(f, index=index)
     return Path(path)
 
+# %% ../nbs/00_core.ipynb #41b6627b
 def save_npy(arr:np.ndarray, path:str|Path) -> Path:
     "Write a NumPy array as `.npy` atomically (readable with `np.load(path, mmap_mode='r')`)."
     with atomic_write(path, 'wb') as f: np.save(f, arr)
     return Path(path)
 
+# %% ../nbs/00_core.ipynb #05c04578
 def save_torch(obj, path:str|Path) -> Path:
     "Write any `torch.save`-able object atomically."
     with atomic_write(path, 'wb') as f: torch.save(obj, f)
     return Path(path)
 
+# %% ../nbs/00_core.ipynb #e0db36d3
 def append_jsonl(path:str|Path, # a JSON-lines file (created if missing)
                  records:list, # JSON-able objects, one line each
                 ) -> Path:
@@ -233,6 +241,7 @@ def read_csv_file(path:str|Path, # a CSV file a user named
         raise ValueError(f'{path}: not UTF-8 text (byte {e.start} is 0x{e.object[e.start]:02x}); expected a UTF-8 {what} CSV') from None
     except (pd.errors.ParserError, ValueError) as e: raise ValueError(f'{path}: not a readable {what} CSV ({e})') from None
 
+# %% ../nbs/00_core.ipynb #6c68f3aa
 def read_json_file(path:str|Path, # a JSON file a job wrote (a params file, a manifest)
                    what:str, # what it should be, for messages, e.g. 'a cache params file'
                    check=None, # `check(obj)` raises KeyError, TypeError or ValueError if `obj` lacks what the reader needs
@@ -293,12 +302,14 @@ def seed_everything(seed:int=42, # one seed for Python, NumPy and PyTorch
     g.manual_seed(seed)
     return g
 
+# %% ../nbs/00_core.ipynb #067add65
 def seed_worker(worker_id:int): # the DataLoader worker's index
     "`worker_init_fn` that seeds NumPy and `random` in a DataLoader worker from its own torch seed."
     s = torch.initial_seed() % 2**32
     np.random.seed(s)
     random.seed(s)
 
+# %% ../nbs/00_core.ipynb #a907929e
 def loader_seed_kwargs(seed:int) -> dict:
     "`generator` and `worker_init_fn` for a `DataLoader` whose shuffling and worker randomness follow `seed`."
     g = torch.Generator()

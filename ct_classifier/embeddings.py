@@ -34,6 +34,7 @@ def weights_hash(module:nn.Module, # the frozen encoder path (e.g. `CTClipClassi
         if t.numel(): h.update(t.reshape(-1).view(torch.uint8).numpy()) # the bytes in place (any dtype, bfloat16 too), no copy
     return h.hexdigest()
 
+# %% ../nbs/05b_embeddings.ipynb #04184193
 def embedding_folder(out_root:str|Path, # the embeddings root, e.g. `data/embeddings`
                      model:nn.Module, # the model whose `encoder_path()` makes the latents
                      cache_dir:str|Path, # the cache folder the volumes come from (`cache_folder(...)`)
@@ -47,6 +48,7 @@ class EmbedSummary(JobSummary):
     "What `embed_cache` did (`folder`: where the latents are)."
     _kind = 'embeddings'
 
+# %% ../nbs/05b_embeddings.ipynb #a814086f
 def _sources(folder) -> dict:
     "Volume name → checksum of the cache entry its latent was made from (`sources.jsonl`; a line cut by a kill is skipped)."
     p, out = Path(folder)/'sources.jsonl', {}

@@ -25,18 +25,21 @@ def label_prevalence(df:pd.DataFrame, # rows with the 18 label columns
     "Prevalence of each label (0–1) over the rows of `df`."
     return df[list(LABELS)].mean()
 
+# %% ../nbs/02_sampling.ipynb #2f8ab7e3
 def max_prevalence_deviation(sample:pd.DataFrame, # a sample of `source`
                              source:pd.DataFrame, # the table it was drawn from
                             ) -> float: # percentage points
     "The largest absolute difference, over the 18 labels, between the prevalence in `sample` and in `source`, in percentage points."
     return float((label_prevalence(sample) - label_prevalence(source)).abs().max()*100)
 
+# %% ../nbs/02_sampling.ipynb #ca0baa6a
 def label_cooccurrence(df:pd.DataFrame) -> pd.DataFrame:
     "P(column label | row label): how often each label is present when another is (diagonal: 1)."
     y = df[list(LABELS)].to_numpy(float)
     both, n = y.T @ y, y.sum(0)
     return pd.DataFrame(both/np.maximum(n, 1)[:, None], index=LABELS, columns=LABELS)
 
+# %% ../nbs/02_sampling.ipynb #72f62d85
 def labels_per_scan(df:pd.DataFrame) -> pd.Series:
     "How many rows have 0, 1, 2, ... positive labels."
     return df[list(LABELS)].sum(1).value_counts().sort_index().rename('rows')
@@ -171,6 +174,7 @@ def write_splits(master, # the master list (`ct_classifier.cleaning`): a DataFra
               out_dir/'splits.json')
     return pd.DataFrame(rows)
 
+# %% ../nbs/02_sampling.ipynb #c8aed549
 def read_split(out_dir:str|Path, # the split folder
                split:str, # 'train' or 'valid'
                hpo_fraction:float|None=None, # None: the split file; else that HPO subset
@@ -197,6 +201,7 @@ def plot_label_prevalence(tables:dict, # name → DataFrame with the 18 labels
     ax.set_xlabel('prevalence (%)'); ax.set_title('Label prevalence'); ax.legend(loc='lower right')
     return ax
 
+# %% ../nbs/02_sampling.ipynb #a73712d8
 def plot_cooccurrence(df:pd.DataFrame, ax=None):
     "Heatmap of P(column label | row label)."
     import matplotlib.pyplot as plt
@@ -207,6 +212,7 @@ def plot_cooccurrence(df:pd.DataFrame, ax=None):
     ax.set_title('P(column | row)'); plt.colorbar(im, ax=ax, fraction=.046)
     return ax
 
+# %% ../nbs/02_sampling.ipynb #a7dcde38
 def plot_labels_per_scan(tables:dict, ax=None):
     "Share of rows with 0, 1, 2, ... positive labels, per table."
     h = pd.DataFrame({k: labels_per_scan(v)/len(v)*100 for k, v in tables.items()}).fillna(0)

@@ -15,6 +15,7 @@ from fastcore.docments import docments
 class store_true:
     "The `type` of a `Param` that is a flag: given → True, absent → False."
 
+# %% ../nbs/00d_script.ipynb #117c3622
 class Param:
     "How a console-script parameter reads on the command line, where its annotation and docment are not enough."
     def __init__(self, help:str='', # the help text (default: the parameter's docment)
@@ -26,6 +27,7 @@ class Param:
         self.help, self.type, self.nargs, self.choices, self.required = help, type, nargs, choices, required
     def __repr__(self): return f'Param({self.help!r}, {getattr(self.type, "__name__", self.type)})'
 
+# %% ../nbs/00d_script.ipynb #ce031f5a
 def _argument(name, anno, doc, default):
     "(names, argparse keyword arguments) of one parameter, from its annotation (a type or a `Param`), docment and default."
     p = anno if isinstance(anno, Param) else Param(doc or '', None if anno is inspect.Parameter.empty else anno)
@@ -57,6 +59,7 @@ def error_message(e:BaseException) -> str:
     if isinstance(e, (ValueError, OSError)): return msg
     return f'{type(e).__name__}: {msg} (unexpected; CTC_DEBUG=1 shows the traceback)'
 
+# %% ../nbs/00d_script.ipynb #bedb6e4a
 def call_parse(func):
     "Decorator: make `func` a console script whose options are its parameters, spelled `--with-dashes`."
     def parser():

@@ -294,6 +294,7 @@ class Profile:
     def pad_value(self) -> float: return float(self.out_range[0]) # air, in output units
     def as_dict(self) -> dict: return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
 
+# %% ../nbs/03a_volumes.ipynb #5d23ad19
 PROFILES = {
     'ctclip': Profile('ctclip'),
     'cnn': Profile('cnn', spacing=(3., 1.5, 1.5), shape=(112, 240, 240)),
@@ -322,6 +323,7 @@ def output_size(shape_xyz:tuple, # input voxels (X, Y, Z)
     target = (p.spacing[1], p.spacing[2], p.spacing[0])
     return tuple(int(n*(s/t)) for n, s, t in zip(shape_xyz, spacing_xyz, target))
 
+# %% ../nbs/03a_volumes.ipynb #e36b4859
 def _linear_weights(n_in:int, n_out:int) -> tuple:
     "Source indices `(i0, i1)` and weights `(w0, w1)` of PyTorch's linear resampling (`align_corners=False`, float32) from `n_in` to `n_out` samples."
     scale = np.float32(n_in)/np.float32(n_out)
@@ -427,6 +429,7 @@ def show_slices(x, # a `Volume`, an HU (X, Y, Z) array, or a preprocessed (1, D,
     if title: axs[0].set_title(''); axs[0].set_title(f'{title}\naxial {d}', fontsize=8, loc='left')
     return axs
 
+# %% ../nbs/03a_volumes.ipynb #f6e5263a
 def slice_viewer(x, # as for `show_slices`
                  profile:str|Profile='ctclip'):
     "An ipywidgets viewer: one slider per axis and a window preset."
