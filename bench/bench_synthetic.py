@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 from ct_classifier.core import CTRateLayout
-from ct_classifier.synthetic import make_synthetic_ct_rate, render_volume, _write_volume
+from ct_classifier.phantom import render_volume
+from ct_classifier.synthetic import make_synthetic_ct_rate, _write_volume
 
 
 def timed(f, *a, **kw):
