@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from .core import ModelConfig, get_logger
 from .ctvit import CTVIT_VARIANTS, CTViT, fast_linear
+from .models import register_model_family
 
 # %% ../nbs/05a_ctclip.ipynb #71c43715
 _LOG = get_logger('ctclip')
@@ -266,3 +267,10 @@ def load_ctclip_checkpoint(source:str|Path, # a local .pt file, or a path in CT-
         ck.load_into(model)
         _LOG.info(f'loaded {path} ({ck.layout} layout; {len(ck.dropped)} unused keys dropped) into {repr_model(model)}')
     return ck
+
+# %% ../nbs/05a_ctclip.ipynb #75c1ab30
+@register_model_family('ctclip')
+def _build_ctclip(cfg:ModelConfig, **kwargs) -> CTClipClassifier:
+    "`create_model`'s builder of the `ctclip` family."
+    if kwargs: raise TypeError(f'create_model: the ctclip family takes its settings from ModelConfig.ctclip, not from {sorted(kwargs)}')
+    return CTClipClassifier.from_config(cfg)
