@@ -2,7 +2,7 @@
 
 Both run the same random weights (CT-CLIP's v2 configuration, built once and saved) on the same random input in
 [-1, 1], in eval mode under `torch.no_grad()`, as CT-CLIP's inference scripts call it:
-  - ours: `ct_classifier.ctclip.CTViT`;
+  - ours: `ct_classifier.ctvit.CTViT`;
   - CT-CLIP's: `CTViT` from `transformer_maskgit/ctvit.py` of a checkout of github.com/ibrahimethemhamamci/CT-CLIP
     kept outside this project (`--ctclip PATH`), imported from a patched temporary copy (hard-coded cuda device
     replaced by the CPU, torchvision stubbed; see `bench/compare_ctvit.py`). Needs vector-quantize-pytorch==1.1.2,
@@ -31,7 +31,7 @@ def _run(method, weights, inp, ctclip, repeat, out_dir, q):
     x = torch.load(inp, map_location='cpu', weights_only=True)
     seen = []
     if method == 'ours':
-        from ct_classifier.ctclip import CTViT
+        from ct_classifier.ctvit import CTViT
         m = CTViT(**CFG)
         hook = m.vq.register_forward_pre_hook(lambda mod, a: seen.append(a[0]))
         run = lambda: m(x)
@@ -67,7 +67,7 @@ def main():
     ap.add_argument('--rounds', type=int, default=2, help='fresh processes per method, alternating')
     args = ap.parse_args()
     import torch
-    from ct_classifier.ctclip import CTViT
+    from ct_classifier.ctvit import CTViT
     tmp = Path(tempfile.mkdtemp())
     try:
         torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""Acceptance check: our CTViT (`ct_classifier.ctclip`) against CT-CLIP's own CTViT, on the same random weights.
+"""Acceptance check: our CTViT (`ct_classifier.ctvit`) against CT-CLIP's own CTViT, on the same random weights.
 
 CT-CLIP's module is imported from a checkout of github.com/ibrahimethemhamamci/CT-CLIP kept outside this project
 (`--ctclip PATH`). Its `transformer_maskgit/transformer_maskgit/{ctvit,attention}.py` are copied into a temporary
@@ -68,7 +68,7 @@ def randomize_(sd, seed, scale=0.1):
 
 
 def compare(name, ctclip_ctvit, seed=0, tie=1e-4):
-    from ct_classifier.ctclip import CTViT
+    from ct_classifier.ctvit import CTViT
     cfg, shapes = CONFIGS[name]
     torch.manual_seed(seed)
     theirs = ctclip_ctvit(**cfg).eval()
