@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['METADATA_REQUIRED', 'MASTER_COLUMNS', 'MASTER_REQUIRED', 'SchemaError', 'read_metadata', 'read_reports',
-           'read_labels', 'check_label_values', 'volume_table', 'load_split', 'read_patient_list', 'exclusion_lists',
+           'check_label_values', 'read_labels', 'volume_table', 'load_split', 'read_patient_list', 'exclusion_lists',
            'CleaningResult', 'is_master_list', 'clean_and_prepare_data', 'read_master', 'ctc_clean']
 
 # %% ../nbs/01_cleaning.ipynb #a9e0a132
@@ -95,13 +95,6 @@ def read_reports(path:str|Path, # `train_reports.csv` or `validation_reports.csv
     "Read and check a CT-RATE radiology report CSV."
     return _read_csv(path, REPORT_COLUMNS, 'reports').fillna('')
 
-# %% ../nbs/01_cleaning.ipynb #1df3584c
-def read_labels(path:str|Path, # `train_predicted_labels.csv`, `valid_predicted_labels.csv` or a manual-label list
-               ) -> pd.DataFrame: # VolumeName and the 18 labels as uint8
-    "Read and check a CT-RATE multi-abnormality label CSV: the 18 labels, each 0 or 1."
-    df = check_label_values(_read_csv(path, ('VolumeName', *LABELS), 'labels'), path)
-    return df[['VolumeName', *LABELS]]
-
 # %% ../nbs/01_cleaning.ipynb #eabd5d1d
 def check_label_values(df:pd.DataFrame, # a table with VolumeName and label columns
                        source='<DataFrame>', # its file, for messages
@@ -120,6 +113,13 @@ def check_label_values(df:pd.DataFrame, # a table with VolumeName and label colu
             raise SchemaError(f"{_at(source, i)}: label {l!r} of {df['VolumeName'].iloc[i]} is {'blank' if pd.isna(v) else _cell(v)}, expected 0 or 1")
         df[l] = v.astype(np.uint8)
     return df
+
+# %% ../nbs/01_cleaning.ipynb #1df3584c
+def read_labels(path:str|Path, # `train_predicted_labels.csv`, `valid_predicted_labels.csv` or a manual-label list
+               ) -> pd.DataFrame: # VolumeName and the 18 labels as uint8
+    "Read and check a CT-RATE multi-abnormality label CSV: the 18 labels, each 0 or 1."
+    df = check_label_values(_read_csv(path, ('VolumeName', *LABELS), 'labels'), path)
+    return df[['VolumeName', *LABELS]]
 
 # %% ../nbs/01_cleaning.ipynb #0d4c286f
 def volume_table(names:pd.Series, # VolumeName values, already checked by a reader

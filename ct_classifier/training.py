@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['FocalLoss', 'class_weights', 'epoch_order', 'StopTraining', 'Trainer', 'predict', 'new_run_dir', 'latest_run']
 
-# %% ../nbs/06_training.ipynb #edbb6f66
+# %% ../nbs/06_training.ipynb #80d821a4
 import numpy as np
 import pandas as pd
 import torch
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from .core import LABELS, get_logger
 from .data import read_split_table
 
-# %% ../nbs/06_training.ipynb #1129441c
+# %% ../nbs/06_training.ipynb #9e002bc3
 class FocalLoss(nn.Module):
     "Sigmoid focal loss for multi-label logits: `pos_weight` scales the positive term, `alpha` (optional) balances the two."
     def __init__(self, gamma:float=2.0, # focusing parameter: 0 gives (weighted) binary cross-entropy
@@ -45,7 +45,7 @@ class FocalLoss(nn.Module):
         loss = pos + neg
         return loss.mean() if self.reduction == 'mean' else loss.sum() if self.reduction == 'sum' else loss
 
-# %% ../nbs/06_training.ipynb #3865d248
+# %% ../nbs/06_training.ipynb #1a05cf9b
 _LOG = get_logger('training')
 
 def class_weights(split, # the training split: a DataFrame or CSV path with the label columns (0 or 1)
@@ -64,7 +64,7 @@ def class_weights(split, # the training split: a DataFrame or CSV path with the 
         w = np.minimum(w, cap)
     return torch.tensor(w, dtype=torch.float32)
 
-# %% ../nbs/06_training.ipynb #0d27c172
+# %% ../nbs/06_training.ipynb #ac89018b
 import contextlib, json, logging, math, os, platform, random, signal, subprocess, time
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -75,7 +75,7 @@ from .core import progress_bar, save_csv, save_json, save_torch, pick_device
 from .data import to_model_input
 from .metrics import binary_metrics, youden_thresholds
 
-# %% ../nbs/06_training.ipynb #255ca78d
+# %% ../nbs/06_training.ipynb #51fd0501
 def epoch_order(n:int, # items in the training set
                 seed:int, # the run's seed
                 epoch:int, # 0-based epoch
@@ -83,7 +83,7 @@ def epoch_order(n:int, # items in the training set
     "The order of the training items in `epoch`: a pure function of (seed, epoch), so a resumed run sees the same order."
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed*100_003 + epoch)).tolist()
 
-# %% ../nbs/06_training.ipynb #bb8d0216
+# %% ../nbs/06_training.ipynb #ad77aa12
 def _step_generator(seed, epoch, step) -> torch.Generator:
     "The generator of one step's random draws (augmentation), seeded by (seed, epoch, step)."
     return torch.Generator().manual_seed((seed*100_003 + epoch)*1_000_003 + step)
@@ -107,7 +107,7 @@ def _lr_lambda(warmup:int, total:int):
 class StopTraining(Exception):
     "Raised by a hook (or on SIGTERM) to end `fit` after a checkpoint."
 
-# %% ../nbs/06_training.ipynb #4ac65b09
+# %% ../nbs/06_training.ipynb #96bee2b0
 @dataclass
 class Trainer:
     "One training loop for every model: AdamW, warm-up + cosine, accumulation, clipping, CUDA autocast, validation each epoch, exact resume."
@@ -152,7 +152,7 @@ class Trainer:
         self.epoch, self.step, self.history, self.best, self._losses, self._stop = 0, 0, [], None, [], False
         self.run_dir = None if self.run_dir is None else Path(self.run_dir)
 
-# %% ../nbs/06_training.ipynb #047af541
+# %% ../nbs/06_training.ipynb #2cfb76a9
 @torch.no_grad()
 def predict(model:nn.Module, # maps a batch to logits
             ds:torch.utils.data.Dataset, # yields (x, y)
@@ -174,7 +174,7 @@ def predict(model:nn.Module, # maps a batch to logits
     finally: model.train(was)
     return torch.cat(ps).numpy(), torch.cat(ys).numpy()
 
-# %% ../nbs/06_training.ipynb #407eaf35
+# %% ../nbs/06_training.ipynb #e50e41f8
 @patch
 def checkpoint_state(self:Trainer) -> dict:
     "Everything the next step depends on: weights, optimizer, scheduler, scaler, position, losses so far, history, random states."
@@ -182,14 +182,14 @@ def checkpoint_state(self:Trainer) -> dict:
             'scaler': self.scaler.state_dict(), 'epoch': self.epoch, 'step': self.step, 'epoch_losses': list(self._losses),
             'history': self.history, 'best': self.best, 'rng': _rng_state()}
 
-# %% ../nbs/06_training.ipynb #93588797
+# %% ../nbs/06_training.ipynb #283aecec
 @patch
 def save_checkpoint(self:Trainer) -> Path|None:
     "Write `last_checkpoint.pth` atomically (a kill during the write leaves the previous one); nothing without a `run_dir`."
     if self.run_dir is None: return None
     return save_torch(self.checkpoint_state(), self.run_dir/'last_checkpoint.pth')
 
-# %% ../nbs/06_training.ipynb #0cadc0f2
+# %% ../nbs/06_training.ipynb #2c230ed1
 @patch
 def load_checkpoint(self:Trainer, path:str|Path) -> 'Trainer':
     "Continue from a checkpoint of `save_checkpoint`: the next step is the one the checkpointed run would have taken."
@@ -206,7 +206,7 @@ def load_checkpoint(self:Trainer, path:str|Path) -> 'Trainer':
     _set_rng_state(s['rng'])
     return self
 
-# %% ../nbs/06_training.ipynb #5eae9238
+# %% ../nbs/06_training.ipynb #1617018d
 @patch
 def train_epoch(self:Trainer):
     "Train on the rest of the current epoch, from `self.step` on (0 for a fresh epoch)."
@@ -232,7 +232,33 @@ def train_epoch(self:Trainer):
             if self.checkpoint_every and self.sched.last_epoch % self.checkpoint_every == 0 and self.step < len(batches): self.save_checkpoint()
         if 'after_step' in self.hooks: self.hooks['after_step'](self)
 
-# %% ../nbs/06_training.ipynb #ae5db8dd
+# %% ../nbs/06_training.ipynb #2eb6d14c
+@patch
+def epoch_line(self:Trainer, rec:dict) -> str:
+    "One line per epoch: losses and the macro metrics of each evaluated split."
+    parts = [f"epoch {rec['epoch']}/{self.epochs}", f"train loss {rec['train_loss']:.4f}"]
+    for name in ('valid', 'tune'):
+        if name in rec: parts.append(f"{name}: loss {rec[name + '_loss']:.4f} " + ' '.join(f'{c} {rec[name][c]["macro"]:.3f}' for c in rec[name]))
+    return ' | '.join(parts)
+
+# %% ../nbs/06_training.ipynb #1989331b
+@patch
+def history_table(self:Trainer, split:str='valid') -> pd.DataFrame:
+    "The macro metrics of `split` per epoch, with the losses: the table a notebook shows."
+    rows = [{'epoch': r['epoch'], 'train_loss': r['train_loss'], f'{split}_loss': r.get(f'{split}_loss'),
+             **{c: v['macro'] for c, v in r.get(split, {}).items()}} for r in self.history]
+    return pd.DataFrame(rows).set_index('epoch')
+
+# %% ../nbs/06_training.ipynb #9793c346
+@patch
+def write_history(self:Trainer):
+    "`training_history.json` (every epoch) and `training_metrics_detailed.csv` (per label, per split, per epoch), atomically."
+    save_json(self.history, self.run_dir/'training_history.json')
+    rows = [{'epoch': r['epoch'], 'split': s, 'label': l, **{c: r[s][c][l] for c in r[s]}}
+            for r in self.history for s in ('valid', 'tune') if s in r for l in [*self.labels, 'macro']]
+    if rows: save_csv(pd.DataFrame(rows), self.run_dir/'training_metrics_detailed.csv')
+
+# %% ../nbs/06_training.ipynb #ba7b1b14
 @patch
 def end_epoch(self:Trainer) -> dict:
     "Validate, record the epoch in the history, keep the best weights, move to the next epoch and checkpoint."
@@ -262,33 +288,7 @@ def end_epoch(self:Trainer) -> dict:
     if 'after_epoch' in self.hooks: self.hooks['after_epoch'](self)
     return rec
 
-# %% ../nbs/06_training.ipynb #eebc9461
-@patch
-def epoch_line(self:Trainer, rec:dict) -> str:
-    "One line per epoch: losses and the macro metrics of each evaluated split."
-    parts = [f"epoch {rec['epoch']}/{self.epochs}", f"train loss {rec['train_loss']:.4f}"]
-    for name in ('valid', 'tune'):
-        if name in rec: parts.append(f"{name}: loss {rec[name + '_loss']:.4f} " + ' '.join(f'{c} {rec[name][c]["macro"]:.3f}' for c in rec[name]))
-    return ' | '.join(parts)
-
-# %% ../nbs/06_training.ipynb #994e258f
-@patch
-def history_table(self:Trainer, split:str='valid') -> pd.DataFrame:
-    "The macro metrics of `split` per epoch, with the losses: the table a notebook shows."
-    rows = [{'epoch': r['epoch'], 'train_loss': r['train_loss'], f'{split}_loss': r.get(f'{split}_loss'),
-             **{c: v['macro'] for c, v in r.get(split, {}).items()}} for r in self.history]
-    return pd.DataFrame(rows).set_index('epoch')
-
-# %% ../nbs/06_training.ipynb #d489b7bf
-@patch
-def write_history(self:Trainer):
-    "`training_history.json` (every epoch) and `training_metrics_detailed.csv` (per label, per split, per epoch), atomically."
-    save_json(self.history, self.run_dir/'training_history.json')
-    rows = [{'epoch': r['epoch'], 'split': s, 'label': l, **{c: r[s][c][l] for c in r[s]}}
-            for r in self.history for s in ('valid', 'tune') if s in r for l in [*self.labels, 'macro']]
-    if rows: save_csv(pd.DataFrame(rows), self.run_dir/'training_metrics_detailed.csv')
-
-# %% ../nbs/06_training.ipynb #533d96f9
+# %% ../nbs/06_training.ipynb #aaa3a35f
 def _git_commit() -> str|None:
     "The commit of the git checkout the package runs from, if it runs from one."
     try:
@@ -313,7 +313,7 @@ def write_summary(self:Trainer, complete:bool=True, # False: the run stopped bef
                'git_commit': _git_commit(), **extra}
     return save_json(summary, self.run_dir/'training_summary.json')
 
-# %% ../nbs/06_training.ipynb #db05da56
+# %% ../nbs/06_training.ipynb #9eadd04c
 def new_run_dir(output_dir:str|Path, # e.g. `output`
                 model:str, # the model family, e.g. 'resnet'
                 variant:str, # e.g. '18'
@@ -327,13 +327,13 @@ def new_run_dir(output_dir:str|Path, # e.g. `output`
         except FileExistsError: continue
     raise RuntimeError(f'{output_dir}: could not create a new run folder {base}_*')
 
-# %% ../nbs/06_training.ipynb #b0740ed9
+# %% ../nbs/06_training.ipynb #19649974
 def latest_run(output_dir:str|Path) -> Path|None:
     "The newest run folder under `output_dir` that holds a checkpoint (None if there is none)."
     runs = sorted(p for p in Path(output_dir).glob('run_*') if (p/'last_checkpoint.pth').is_file())
     return runs[-1] if runs else None
 
-# %% ../nbs/06_training.ipynb #a2a82b10
+# %% ../nbs/06_training.ipynb #5f95d7fe
 @patch
 def fit(self:Trainer) -> list: # the history: one record per epoch
     "Train to the last epoch (or early stop), validating every epoch; SIGTERM and Ctrl-C write a checkpoint and stop."
