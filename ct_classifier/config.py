@@ -65,6 +65,7 @@ class SamplingConfig:
     fraction: float = 1.0 # share of each split's patients in the split files (0.15 for prototyping)
     seed: int = 0 # stratification seed
     hpo_fractions: list[float] = field(default_factory=lambda: [0.5, 0.2, 0.05]) # nested HPO subsets of the split files
+    tune_fraction: float = 0.0 # share of the sampled train patients moved to the tune split, where the best epoch and thresholds are chosen (0: none)
 
 # %% ../nbs/00c_config.ipynb #3b4d7996
 @dataclass
@@ -107,6 +108,7 @@ _CHECKS = { # (section, key) → (test of the typed value, what is expected); fl
     (CleaningConfig, 'reconstruction'): (lambda v: v >= 1, 'a reconstruction number from 1'),
     (SamplingConfig, 'fraction'): (lambda v: 0 < v <= 1, 'a fraction in (0, 1]'),
     (SamplingConfig, 'hpo_fractions'): (lambda v: all(0 < f <= 1 for f in v), 'fractions in (0, 1]'),
+    (SamplingConfig, 'tune_fraction'): (lambda v: 0 <= v < 1, 'a fraction in [0, 1)'),
     (CTClipConfig, 'unfreeze_last'): (lambda v: v >= 0, 'a number of blocks from 0'),
     (ModelConfig, 'dropout'): (lambda v: 0 <= v < 1, 'a probability in [0, 1)'),
     (ModelConfig, 'num_classes'): (lambda v: v >= 1, 'at least 1 output'),
