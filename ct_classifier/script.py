@@ -23,8 +23,9 @@ class Param:
                  nargs=None, # argparse's nargs: a count, '*' or '+'
                  choices=None, # the values allowed
                  required:bool=False, # a required `--option` (rather than a positional argument)
+                 const=None, # with `nargs='?'`: the value of an option given without one (e.g. `--resume` alone)
                 ):
-        self.help, self.type, self.nargs, self.choices, self.required = help, type, nargs, choices, required
+        self.help, self.type, self.nargs, self.choices, self.required, self.const = help, type, nargs, choices, required, const
     def __repr__(self): return f'Param({self.help!r}, {getattr(self.type, "__name__", self.type)})'
 
 # %% ../nbs/00d_script.ipynb #ce031f5a
@@ -40,6 +41,7 @@ def _argument(name, anno, doc, default):
     if get_origin(tp) in (Union, types.UnionType): tp = next((a for a in get_args(tp) if a is not type(None)), None)
     if p.nargs is not None: kw['nargs'] = p.nargs
     if p.choices is not None: kw['choices'] = list(p.choices)
+    if p.const is not None: kw['const'] = p.const
     flag = name.replace('_', '-')
     if tp is store_true or (tp is bool and default is False):
         return [f'--{flag}'] + ([f'--{name}'] if '_' in name else []), {**kw, 'action': 'store_true', 'dest': name}

@@ -299,6 +299,7 @@ PROFILES = {
     'ctclip': Profile('ctclip'),
     'cnn': Profile('cnn', spacing=(3., 1.5, 1.5), shape=(112, 240, 240)),
     'cnn_small': Profile('cnn_small', spacing=(6., 3., 3.), shape=(48, 112, 112)),
+    'cnn_tiny': Profile('cnn_tiny', spacing=(9., 4.5, 4.5), shape=(32, 72, 72)),
 }
 
 def get_profile(profile:str|Profile) -> Profile:
