@@ -26,7 +26,7 @@ def run_demo(cfg:Config|None=None, # the experiment; default: the embedded demo 
     if out['synthetic'].failed: return out
     out['cleaning'] = clean_and_prepare_data(cfg)
     out['sampling'] = write_splits(out['cleaning'].master, cfg.paths.splits_dir, sp.fraction, sp.seed,
-                                   sp.hpo_fractions).to_string(index=False)
+                                   sp.hpo_fractions, sp.tune_fraction).to_string(index=False)
     return out
 
 # %% ../nbs/09_cli.ipynb #f4057f2b
