@@ -6,19 +6,19 @@
 __all__ = ['EMBED_FORMAT', 'weights_hash', 'embedding_folder', 'EmbedSummary', 'embed_cache', 'fit_head', 'ctc_embed']
 
 # %% ../nbs/05b_embeddings.ipynb #76f9b17d
-import hashlib, json, time
+import hashlib, json, logging, time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from .core import append_jsonl, get_logger, pick_device, progress_bar, read_table, save_npy, save_text
 from .script import Param, call_parse
 from .cache import JobSummary, cache_folder, read_manifest
 from .data import CachedVolumeDataset, EmbeddingDataset, latent_file, read_latent, to_model_input
+from .training import FocalLoss, Trainer
 
 # %% ../nbs/05b_embeddings.ipynb #b61e416e
 EMBED_FORMAT = 2 # bump when the stored layout changes (2: each latent records the checksum of its cache entry)
@@ -110,28 +110,28 @@ def embed_cache(split, # a split file or DataFrame with VolumeName
 def fit_head(head:nn.Module, # maps (B, F) latents to (B, 18) logits, e.g. `CTClipClassifier.head`
              train:EmbeddingDataset, # the training latents
              epochs:int=20,
-             lr:float=1e-3,
+             lr:float=1e-3, # the peak learning rate (after the warm-up)
              weight_decay:float=1e-2,
              batch_size:int=64,
-             pos_weight=None, # (18,) positive-class weights for the BCE loss, e.g. `CTCLIP_POS_WEIGHT`
+             pos_weight=None, # (18,) weights of the positive term, e.g. `class_weights(train split)` or `CTCLIP_POS_WEIGHT`
              device=None, # default: the CPU (a head this small gains nothing from a GPU)
-             seed:int=0,
+             seed:int=0, # the order of each epoch (`epoch_order`)
+             valid:EmbeddingDataset|None=None, # scored after every epoch
+             tune:EmbeddingDataset|None=None, # when given: the best epoch and the thresholds are chosen on it
+             gamma:float=0., # the focal loss's focusing parameter; 0: binary cross-entropy (with `pos_weight`)
+             run_dir:str|Path|None=None, # the run folder (checkpoints, histories, summary); None: nothing written
+             verbose:bool|None=None, # one log line per epoch (stderr and `training.log`); default: only with a `run_dir`
+             **trainer_kwargs, # more `Trainer` settings: `warmup`, `clip`, `patience`, `hooks`, `progress`, ...
             ) -> list: # the mean training loss of each epoch
-    "Train a head on stored latents with AdamW and a weighted BCE loss; the latents never leave memory."
-    dev = torch.device(device or 'cpu')
-    g = torch.Generator().manual_seed(seed)
-    head = head.to(dev).train()
-    opt = torch.optim.AdamW([p for p in head.parameters() if p.requires_grad], lr=lr, weight_decay=weight_decay)
-    pw = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32, device=dev)
-    X, Y, losses = train.latents.to(dev), train.labels.to(dev), []
-    for _ in range(epochs):
-        tot = 0.
-        for idx in torch.randperm(len(X), generator=g).split(batch_size):
-            loss = F.binary_cross_entropy_with_logits(head(X[idx]), Y[idx], pos_weight=pw)
-            opt.zero_grad(); loss.backward(); opt.step()
-            tot += loss.item()*len(idx)
-        losses.append(tot/max(len(X), 1))
-    return losses
+    "Train a head on stored latents with the one training loop (`Trainer`) and `FocalLoss(gamma, pos_weight=pos_weight)`."
+    t = Trainer(head, train, valid, tune, loss_fn=FocalLoss(gamma, pos_weight=pos_weight), epochs=epochs, batch_size=batch_size,
+                lr=lr, weight_decay=weight_decay, seed=seed, device=device or 'cpu', run_dir=run_dir,
+                **{'progress': False, **trainer_kwargs})
+    log = logging.getLogger('ct_classifier.training')
+    level = log.level
+    if not (verbose if verbose is not None else run_dir is not None): log.setLevel(logging.WARNING) # quiet: warnings only
+    try: return [r['train_loss'] for r in t.fit()]
+    finally: log.setLevel(level)
 
 # %% ../nbs/05b_embeddings.ipynb #6094e08e
 @call_parse
