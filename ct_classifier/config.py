@@ -263,7 +263,7 @@ DEMO = {'name': 'demo', # what the demo experiment (`configs/demo.yaml`) sets; e
         'synthetic': {'n_train_patients': 300, 'n_valid_patients': 200, 'difficulty': 0.1, 'generate': True},
         'sampling': {'tune_fraction': 0.1},
         'model': {'family': 'resnet', 'variant': '10', 'options': {'widths': [16, 32, 64, 128]}},
-        'training': {'profile': 'cnn_tiny', 'epochs': 12, 'batch_size': 8, 'lr': 2e-3}}
+        'training': {'profile': 'cnn_tiny', 'epochs': 30, 'batch_size': 8, 'lr': 3e-3}}
 
 def default_config(base_dir:str|Path='.', # folder the default relative paths resolve against
                   ) -> Config:
