@@ -259,11 +259,7 @@ def load_config(path:str|Path, # a YAML experiment file, e.g. `configs/demo.yaml
     return config_from_dict(d, path.parent.resolve(), str(path))
 
 # %% ../nbs/00c_config.ipynb #0a34e881
-DEMO = {'name': 'demo', # what the demo experiment (`configs/demo.yaml`) sets; everything else is a default
-        'synthetic': {'n_train_patients': 300, 'n_valid_patients': 200, 'difficulty': 0.1, 'generate': True},
-        'sampling': {'tune_fraction': 0.1},
-        'model': {'family': 'resnet', 'variant': '10', 'options': {'widths': [16, 32, 64, 128]}},
-        'training': {'profile': 'cnn_tiny', 'epochs': 30, 'batch_size': 8, 'lr': 3e-3}}
+DEMO = {'name': 'demo', 'synthetic': {'generate': True}} # what the demo experiment (`configs/demo.yaml`) sets; the rest is defaults
 
 def default_config(base_dir:str|Path='.', # folder the default relative paths resolve against
                   ) -> Config:

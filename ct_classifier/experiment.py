@@ -104,9 +104,11 @@ def train_from_config(cfg:Config, # the experiment
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, run_dir/'config.yaml')
     augment = partial(augment_batch, rotate_deg=tc.rotate_deg) if tc.augment else None
-    t = Trainer(model, sets['train'], sets['valid'], sets.get('tune'), loss, tc.epochs, tc.batch_size, tc.lr, tc.weight_decay, tc.warmup,
-                tc.accumulate, tc.clip or None, None if tc.amp == 'none' else tc.amp, augment, tc.metric, tc.patience, cfg.seed,
-                pick_device(cfg.device), tc.workers, run_dir, tc.checkpoint_every or None, progress=progress)
+    t = Trainer(model, sets['train'], sets['valid'], sets.get('tune'), loss, epochs=tc.epochs, batch_size=tc.batch_size, lr=tc.lr,
+                weight_decay=tc.weight_decay, warmup=tc.warmup, accumulate=tc.accumulate, clip=tc.clip or None,
+                amp=None if tc.amp == 'none' else tc.amp, augment=augment, metric=tc.metric, patience=tc.patience, seed=cfg.seed,
+                device=pick_device(cfg.device), workers=tc.workers, run_dir=run_dir, checkpoint_every=tc.checkpoint_every or None,
+                progress=progress)
     if resume: t.load_checkpoint(run_dir/'last_checkpoint.pth')
     t.fit()
     return t
