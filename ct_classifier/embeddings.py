@@ -6,7 +6,7 @@
 __all__ = ['EMBED_FORMAT', 'weights_hash', 'embedding_folder', 'EmbedSummary', 'embed_cache', 'fit_head', 'ctc_embed']
 
 # %% ../nbs/05b_embeddings.ipynb #76f9b17d
-import hashlib, json, logging, time
+import hashlib, json, time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,12 +126,9 @@ def fit_head(head:nn.Module, # maps (B, F) latents to (B, 18) logits, e.g. `CTCl
     "Train a head on stored latents with the one training loop (`Trainer`) and `FocalLoss(gamma, pos_weight=pos_weight)`."
     t = Trainer(head, train, valid, tune, loss_fn=FocalLoss(gamma, pos_weight=pos_weight), epochs=epochs, batch_size=batch_size,
                 lr=lr, weight_decay=weight_decay, seed=seed, device=device or 'cpu', run_dir=run_dir,
+                verbose=verbose if verbose is not None else run_dir is not None,
                 **{'progress': False, **trainer_kwargs})
-    log = logging.getLogger('ct_classifier.training')
-    level = log.level
-    if not (verbose if verbose is not None else run_dir is not None): log.setLevel(logging.WARNING) # quiet: warnings only
-    try: return [r['train_loss'] for r in t.fit()]
-    finally: log.setLevel(level)
+    return [r['train_loss'] for r in t.fit()]
 
 # %% ../nbs/05b_embeddings.ipynb #6094e08e
 @call_parse

@@ -6,14 +6,14 @@
 __all__ = ['new_run_dir', 'latest_run', 'prepare_data', 'train_from_config', 'ctc_train']
 
 # %% ../nbs/06b_experiment.ipynb #c6a7657c
-import json, time
+import time
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .core import LABELS, CTRateLayout, get_logger, pick_device, seed_everything
+from .core import LABELS, CTRateLayout, get_logger, pick_device, read_json_file, seed_everything
 from .config import Config, default_config, load_config, save_config
 from .script import Param, call_parse
 from .synthetic import make_synthetic_ct_rate
@@ -63,7 +63,7 @@ def prepare_data(cfg:Config, # the experiment
     manifest = cfg.paths.splits_dir/'splits.json'
     want = {'fraction': sp.fraction, 'seed': sp.seed, 'tune_fraction': sp.tune_fraction}
     if manifest.is_file():
-        have = json.loads(manifest.read_text())
+        have = read_json_file(manifest, 'a split manifest')
         diff = {k: (have.get(k), v) for k, v in want.items() if k in have and have[k] != v}
         if diff: raise ValueError(f'{manifest}: the split files were written with other settings than the config asks for '
                                   f'({", ".join(f"{k} {a} vs {b}" for k, (a, b) in diff.items())}); use another paths.splits_dir or delete that folder')
@@ -128,6 +128,5 @@ def ctc_train(config:str=None, # YAML experiment config (default: the embedded d
         cfg = load_config(run/'config.yaml') # the run continues with the config it started with
     t = train_from_config(cfg, run, resume=bool(resume))
     print(t.history_table().to_string(float_format=lambda v: f'{v:.4f}'))
-    done = t.epoch >= t.epochs or (t.patience and t.best and t.epoch - t.best['epoch'] >= t.patience)
-    print(f"{'finished' if done else 'stopped; resume with: ctc_train --resume ' + str(t.run_dir)}: {t.run_dir}"
+    print(f"{'finished' if t.finished else 'stopped; resume with: ctc_train --resume ' + str(t.run_dir)}: {t.run_dir}"
           + (f"; best epoch {t.best['epoch']}, macro {t.metric} {t.best['score']:.4f} on the {t.best['chosen_on']} split" if t.best else ''))
