@@ -14,7 +14,7 @@ from .cleaning import clean_and_prepare_data
 from .sampling import write_splits
 
 # %% ../nbs/09_cli.ipynb #33fe817a
-def run_demo(cfg:Config|None=None, # the experiment; default: the embedded demo config in the working directory
+def run_demo(cfg:Config|None=None, # the experiment; default: the embedded quick experiment in the working directory
              progress:bool=True, # show progress bars
             ) -> dict: # what each stage produced, by stage name
     "Run the pipeline's main job on `cfg`: the synthetic CT-RATE, the master list, the split files."
@@ -31,7 +31,7 @@ def run_demo(cfg:Config|None=None, # the experiment; default: the embedded demo 
 
 # %% ../nbs/09_cli.ipynb #f4057f2b
 @call_parse
-def ctc_demo(config:Param('YAML experiment config (default: the embedded demo experiment, paths in the current folder)', str)=None):
+def ctc_demo(config:Param('YAML experiment config (default: the embedded quick experiment, paths in the current folder)', str)=None):
     "Run the main job on the synthetic CT-RATE and print what each stage produced."
     cfg = load_config(config) if config else default_config()
     get_logger('cli').info(f'experiment {cfg.name!r}: data in {cfg.paths.data_root}')

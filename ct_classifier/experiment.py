@@ -115,7 +115,7 @@ def train_from_config(cfg:Config, # the experiment
 
 # %% ../nbs/06b_experiment.ipynb #93861d23
 @call_parse
-def ctc_train(config:str=None, # YAML experiment config (default: the embedded demo experiment, paths in the current folder)
+def ctc_train(config:str=None, # YAML experiment config (default: the embedded quick experiment, paths in the current folder)
               resume:Param('continue a run: its folder, or alone the newest run under paths.output_dir', str, nargs='?', const='latest')=None,
              ):
     "Train the model of an experiment config; prepares what is missing, writes a run folder, resumes exactly."
@@ -129,4 +129,6 @@ def ctc_train(config:str=None, # YAML experiment config (default: the embedded d
     t = train_from_config(cfg, run, resume=bool(resume))
     print(t.history_table().to_string(float_format=lambda v: f'{v:.4f}'))
     print(f"{'finished' if t.finished else 'stopped; resume with: ctc_train --resume ' + str(t.run_dir)}: {t.run_dir}"
-          + (f"; best epoch {t.best['epoch']}, macro {t.metric} {t.best['score']:.4f} on the {t.best['chosen_on']} split" if t.best else ''))
+          + (f"; best epoch {t.best['epoch']}, macro {t.metric} {t.best['score']:.4f} on the {t.best['chosen_on']} split" if t.best else '')
+          + (f", {t.history[t.best['epoch'] - 1]['valid'][t.metric]['macro']:.4f} on the valid split"
+             if t.best and t.best['chosen_on'] != 'valid' and 'valid' in t.history[t.best['epoch'] - 1] else ''))
