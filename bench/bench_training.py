@@ -9,9 +9,11 @@ into the repository.
     (B, 1, D, H, W) batch on the training device (`--device`).
     - ours: a torch DataLoader over `CachedVolumeDataset` (float16 entries read through a memory map, as stored),
       then `to_model_input` (the float16 batch moves to the device, becomes float32 there) and `augment_batch` on the
-      device, for the whole batch at once: flip of H with probability 0.5, one random rotation of up to ±10° in the
-      axial (H, W) plane and a random translation of up to ±5 % of each axis (D, H, W) applied together by one
-      `affine_grid` + `grid_sample` (bilinear), then intensity ×(1 ± 0.05) and + (±0.05).
+      device, for the whole batch at once: flip of H with probability 0.5 (only the samples drawn are flipped), one
+      random rotation of up to ±10° in the axial (H, W) plane and a random translation of up to ±5 % of each axis
+      (D, H, W) applied together in one resampling, then intensity ×(1 ± 0.05) and + (±0.05). The resampling is the
+      trilinear one, computed separably (the transform never mixes D with H and W): one 2-D bilinear `grid_sample`
+      of every (H, W) slice with a grid of H·W points per sample, then a linear blend of two slices along D.
     - MONAI, the way the reference project (Joacodef/CT-RATE_classifier) trains: a `PersistentDataset` whose
       deterministic part (here: the same preprocessed volume as a float32 MetaTensor with its affine, then
       `EnsureTyped` float32) is cached on disk with torch.save, followed per sample, in the DataLoader's workers, by

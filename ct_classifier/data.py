@@ -7,6 +7,7 @@ __all__ = ['AXES', 'read_split_table', 'drop_missing', 'to_model_input', 'Cached
            'EmbeddingDataset', 'augment_batch']
 
 # %% ../nbs/03c_data.ipynb #605826d9
+import math
 from pathlib import Path
 
 import numpy as np
@@ -109,10 +110,51 @@ class EmbeddingDataset(torch.utils.data.Dataset):
     def __len__(self): return len(self.names)
     def __getitem__(self, i): return self.latents[i], self.labels[i]
 
+# %% ../nbs/03c_data.ipynb #b94c88f4
+def _shift_depth(y:torch.Tensor, # (C, D, H, W), one sample
+                 off:float, # the shift in slices: output slice d samples `y` at depth d + off
+                 out:torch.Tensor, # (C, D, H, W) to write into, not overlapping `y`
+                ) -> torch.Tensor:
+    "`out[:, d]` = `y` linearly interpolated at depth d + `off`, a slice outside `y` counting as 0."
+    D, k = y.shape[1], math.floor(off)
+    f = off - k # out[:, d] = (1 - f)·y[:, d + k] + f·y[:, d + k + 1]
+    lo = min(D, max(0, -k)); hi = max(lo, min(D, D - 1 - k)) # output slices whose two source slices are both inside
+    torch.lerp(y[:, lo + k:hi + k], y[:, lo + k + 1:hi + k + 1], f, out=out[:, lo:hi])
+    out[:, :lo].zero_(); out[:, hi:].zero_()
+    if 0 <= D - 1 - k < D: torch.mul(y[:, D - 1], 1 - f, out=out[:, D - 1 - k]) # only y[:, d + k] is inside
+    if 0 <= -k - 1 < D: torch.mul(y[:, 0], f, out=out[:, -k - 1]) # only y[:, d + k + 1] is inside
+    return out
+
+# %% ../nbs/03c_data.ipynb #42ac7c48
+def _flip_samples(x:torch.Tensor, # (B, C, D, H, W)
+                  dims:list, # per sample, the set of dims of the sample (C, D, H, W) to flip along; empty: none
+                  minus:float|None=None, # subtract this from every value, into a new tensor; None: nothing
+                 ) -> torch.Tensor:
+    "`x` with sample b flipped along `dims[b]` and `minus` subtracted: a new contiguous tensor, or `x` if nothing changes."
+    if minus is None and not any(dims): return x
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    for xb, d, ob in zip(x, dims, out): torch.sub(xb.flip(tuple(d)) if d else xb, minus or 0., out=ob)
+    return out
+
+# %% ../nbs/03c_data.ipynb #81cd39aa
+def _rotate_shift(x:torch.Tensor, # (B, C, D, H, W), contiguous, values relative to the fill; overwritten
+                  ang:torch.Tensor, # (B,) rotation angles in radians in the (H, W) plane, on the CPU
+                  shift:dict, # 'D', 'H', 'W' → (B,) shifts in normalised coordinates (an axis spans 2), on the CPU
+                 ) -> torch.Tensor:
+    "`x` rotated about the D axis and shifted, zeros coming into view: a 2-D `grid_sample` of all slices, then a blend along D."
+    B, C, D, H, W = x.shape
+    c, s = torch.cos(ang), torch.sin(ang)
+    # affine_grid's coordinates are (W, H): rotate in that plane and shift; one grid serves every slice and channel
+    theta = torch.stack([torch.stack([c, -s, shift['W']], 1), torch.stack([s, c, shift['H']], 1)], 1).to(x.device, x.dtype)
+    grid = F.affine_grid(theta, [B, C*D, H, W], align_corners=False)
+    y = F.grid_sample(x.view(B, C*D, H, W), grid, mode='bilinear', padding_mode='zeros', align_corners=False)
+    for b in range(B): _shift_depth(y[b].view(C, D, H, W), float(shift['D'][b])*D/2, out=x[b]) # t spans 2: t·D/2 slices
+    return x
+
 # %% ../nbs/03c_data.ipynb #16faf710
 AXES = {'D': 2, 'H': 3, 'W': 4} # the named axes of a (B, C, D, H, W) batch
 
-def augment_batch(x:torch.Tensor, # (B, C, D, H, W), on any device
+def augment_batch(x:torch.Tensor, # (B, C, D, H, W), on any device; never modified
                   flip:tuple=('H',), # axes to flip, each with probability `p_flip` (H: left-right)
                   p_flip:float=0.5,
                   rotate_deg:float=10., # largest rotation in the axial (H, W) plane, about the D axis
@@ -125,23 +167,20 @@ def augment_batch(x:torch.Tensor, # (B, C, D, H, W), on any device
     if x.ndim != 5: raise ValueError(f'expected a (B, C, D, H, W) batch, got shape {tuple(x.shape)}')
     bad = [a for a in list(flip) + list(translate or {}) if a not in AXES]
     if bad: raise ValueError(f'unknown axis {bad[0]!r}: expected one of {list(AXES)}')
-    B, dev = x.shape[0], x.device
-    rnd = lambda *s: torch.rand(*s, generator=generator).to(dev)
+    B, dev, given = x.shape[0], x.device, x
+    rnd = lambda: torch.rand(B, generator=generator) # on the CPU, always in this order: flips, angle, shifts, intensity
     fill = float(x.min()) if fill is None else fill
+    dims = [set() for _ in range(B)] # the dims of each sample (C, D, H, W) to flip along
     for a in flip:
-        m = (rnd(B) < p_flip).view(B, 1, 1, 1, 1)
-        x = torch.where(m, x.flip(AXES[a]), x)
+        for b in (rnd() < p_flip).nonzero().flatten().tolist(): dims[b] ^= {AXES[a] - 1} # flipped twice: not flipped
     tr = {'D': .05, 'H': .05, 'W': .05} if translate is None else translate
-    ang = (rnd(B)*2 - 1)*np.deg2rad(rotate_deg)
-    shift = {a: (rnd(B)*2 - 1)*2*tr.get(a, 0.) for a in AXES} # normalised coordinates span 2
-    if rotate_deg or any(tr.values()):
-        c, s, z = torch.cos(ang), torch.sin(ang), torch.zeros(B, device=dev)
-        # affine_grid's coordinates are (W, H, D); rotate in the (W, H) plane, shift along each axis
-        theta = torch.stack([torch.stack([c, -s, z, shift['W']], 1), torch.stack([s, c, z, shift['H']], 1),
-                             torch.stack([z, z, z + 1, shift['D']], 1)], 1).to(x.dtype)
-        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-        x = F.grid_sample(x - fill, grid, mode='bilinear', padding_mode='zeros', align_corners=False) + fill
+    ang = (rnd()*2 - 1)*np.deg2rad(rotate_deg)
+    shift = {a: (rnd()*2 - 1)*2*tr.get(a, 0.) for a in AXES} # normalised coordinates span 2
+    if rotate_deg or any(tr.values()): x = _rotate_shift(_flip_samples(x, dims, minus=fill), ang, shift).add_(fill)
+    else: x = _flip_samples(x, dims)
     if intensity and any(intensity):
-        scale = 1 + (rnd(B)*2 - 1).view(B, 1, 1, 1, 1)*intensity[0]
-        x = x*scale + (rnd(B)*2 - 1).view(B, 1, 1, 1, 1)*intensity[1]
+        jitter = lambda r: (rnd()*2 - 1).view(B, 1, 1, 1, 1).to(dev)*r
+        scale = 1 + jitter(intensity[0])
+        own = x is not given and x.dtype == scale.dtype # a new float32 tensor: written in place
+        x = torch.addcmul(jitter(intensity[1]), x, scale, out=x if own else None) # x·scale + shift
     return x
