@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import LABELS, CTRateLayout, get_logger, pick_device, read_json_file, seed_everything
+from .core import LABELS, CTRateLayout, get_logger, read_json_file, seed_everything
 from .config import Config, default_config, load_config, save_config
 from .script import Param, call_parse
 from .synthetic import make_synthetic_ct_rate
@@ -21,6 +21,7 @@ from .cleaning import clean_and_prepare_data
 from .sampling import read_split, write_splits
 from .cache import generate_cache
 from .data import CachedVolumeDataset, augment_batch
+from .distributed import close_distributed, init_distributed, run_on_main
 from .models import create_model
 from .training import FocalLoss, Trainer, class_weights
 
@@ -87,10 +88,11 @@ def train_from_config(cfg:Config, # the experiment
                       resume:bool=False, # continue from `run_dir/last_checkpoint.pth`
                       progress:bool=True,
                      ) -> Trainer: # the trainer after `fit`: its history, best epoch, run folder
-    "Prepare the data, build the model and loss from `cfg`, and train in a run folder; resumes a run exactly."
+    "Prepare the data, build the model and loss from `cfg`, and train in a run folder; resumes a run exactly. Under torchrun: data-parallel, rank 0 prepares and writes."
     tc, mc = cfg.training, cfg.model
+    info = init_distributed(cfg.device) # alone: no process group, the config's device
     seed_everything(cfg.seed)
-    data = prepare_data(cfg, progress)
+    data = run_on_main(prepare_data, cfg, progress) # under torchrun: rank 0 prepares, the others wait for its tables
     train = _shuffled_labels(data['train'], cfg.seed) if tc.shuffle_labels else data['train']
     sets = {k: CachedVolumeDataset(t, data['cache'], on_missing='drop') for k, t in (('train', train), ('tune', data['tune']), ('valid', data['valid'])) if t is not None}
     model = create_model(mc, **mc.options)
@@ -100,14 +102,16 @@ def train_from_config(cfg:Config, # the experiment
         run_dir = Path(run_dir)
         if not (run_dir/'last_checkpoint.pth').is_file(): raise FileNotFoundError(f'{run_dir}: no last_checkpoint.pth to resume from')
     else:
-        run_dir = Path(run_dir) if run_dir else new_run_dir(cfg.paths.output_dir, mc.family, mc.variant)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir/'config.yaml')
+        def start(d):
+            d = Path(d) if d else new_run_dir(cfg.paths.output_dir, mc.family, mc.variant)
+            d.mkdir(parents=True, exist_ok=True); save_config(cfg, d/'config.yaml')
+            return d
+        run_dir = run_on_main(start, run_dir) # one run folder, made by rank 0
     augment = partial(augment_batch, rotate_deg=tc.rotate_deg) if tc.augment else None
     t = Trainer(model, sets['train'], sets['valid'], sets.get('tune'), loss, epochs=tc.epochs, batch_size=tc.batch_size, lr=tc.lr,
                 weight_decay=tc.weight_decay, warmup=tc.warmup, accumulate=tc.accumulate, clip=tc.clip or None,
                 amp=None if tc.amp == 'none' else tc.amp, augment=augment, metric=tc.metric, patience=tc.patience, seed=cfg.seed,
-                device=pick_device(cfg.device), workers=tc.workers, run_dir=run_dir, checkpoint_every=tc.checkpoint_every or None,
+                device=info.device, workers=tc.workers, run_dir=run_dir, checkpoint_every=tc.checkpoint_every or None,
                 progress=progress)
     if resume: t.load_checkpoint(run_dir/'last_checkpoint.pth')
     t.fit()
@@ -118,7 +122,7 @@ def train_from_config(cfg:Config, # the experiment
 def ctc_train(config:str=None, # YAML experiment config (default: the embedded quick experiment, paths in the current folder)
               resume:Param('continue a run: its folder, or alone the newest run under paths.output_dir', str, nargs='?', const='latest')=None,
              ):
-    "Train the model of an experiment config; prepares what is missing, writes a run folder, resumes exactly."
+    "Train the model of an experiment config; prepares what is missing, writes a run folder, resumes exactly; data-parallel under torchrun."
     cfg = load_config(config) if config else default_config()
     run = None
     if resume:
@@ -126,7 +130,9 @@ def ctc_train(config:str=None, # YAML experiment config (default: the embedded q
         if run is None: raise FileNotFoundError(f'{cfg.paths.output_dir}: no run folder with a checkpoint to resume')
         if not (run/'config.yaml').is_file(): raise FileNotFoundError(f'{run}: not a run folder (no config.yaml)')
         cfg = load_config(run/'config.yaml') # the run continues with the config it started with
-    t = train_from_config(cfg, run, resume=bool(resume))
+    try: t = train_from_config(cfg, run, resume=bool(resume))
+    finally: close_distributed()
+    if t.rank: return # under torchrun, rank 0 reports
     print(t.history_table().to_string(float_format=lambda v: f'{v:.4f}'))
     print(f"{'finished' if t.finished else 'stopped; resume with: ctc_train --resume ' + str(t.run_dir)}: {t.run_dir}"
           + (f"; best epoch {t.best['epoch']}, macro {t.metric} {t.best['score']:.4f} on the {t.best['chosen_on']} split" if t.best else '')
