@@ -100,6 +100,7 @@ class TrainingConfig:
     warmup: float = 0.05 # share of the optimizer steps spent warming up (then cosine decay)
     accumulate: int = 1 # batches per optimizer step
     clip: float = 1.0 # gradient-norm clipping (0: off)
+    ema: float|None = None # decay of a moving average of the weights, validated and saved instead of them (e.g. 0.999; None: off)
     amp: Literal['bf16', 'fp16', 'none'] = 'bf16' # autocast on CUDA only
     loss: Literal['focal', 'bce'] = 'focal'
     gamma: float = 2.0 # focal loss's focusing parameter
@@ -148,6 +149,7 @@ _CHECKS = { # (section, key) → (test of the typed value, what is expected); fl
     (TrainingConfig, 'weight_decay'): (lambda v: v >= 0, 'a number from 0'),
     (TrainingConfig, 'warmup'): (lambda v: 0 <= v < 1, 'a fraction in [0, 1)'),
     (TrainingConfig, 'clip'): (lambda v: v >= 0, 'a number from 0'),
+    (TrainingConfig, 'ema'): (lambda v: v is None or 0 < v < 1, 'a decay in (0, 1), e.g. 0.999, or null'),
     (TrainingConfig, 'gamma'): (lambda v: v >= 0, 'a number from 0'),
     (TrainingConfig, 'alpha'): (lambda v: v is None or 0 <= v <= 1, 'a number from 0 to 1'),
     (TrainingConfig, 'pos_weight_cap'): (lambda v: v is None or v > 0, 'a positive number'),

@@ -105,7 +105,7 @@ def train_from_config(cfg:Config, # the experiment
         save_config(cfg, run_dir/'config.yaml')
     augment = partial(augment_batch, rotate_deg=tc.rotate_deg) if tc.augment else None
     t = Trainer(model, sets['train'], sets['valid'], sets.get('tune'), loss, epochs=tc.epochs, batch_size=tc.batch_size, lr=tc.lr,
-                weight_decay=tc.weight_decay, warmup=tc.warmup, accumulate=tc.accumulate, clip=tc.clip or None,
+                weight_decay=tc.weight_decay, warmup=tc.warmup, accumulate=tc.accumulate, clip=tc.clip or None, ema=tc.ema,
                 amp=None if tc.amp == 'none' else tc.amp, augment=augment, metric=tc.metric, patience=tc.patience, seed=cfg.seed,
                 device=pick_device(cfg.device), workers=tc.workers, run_dir=run_dir, checkpoint_every=tc.checkpoint_every or None,
                 progress=progress)

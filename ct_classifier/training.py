@@ -70,6 +70,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastcore.basics import patch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .core import progress_bar, save_csv, save_json, save_torch, pick_device
 from .data import to_model_input
@@ -112,7 +113,7 @@ class StopTraining(Exception):
 # %% ../nbs/06_training.ipynb #c3878922
 @dataclass
 class Trainer:
-    "One training loop for every model: AdamW, warm-up + cosine, accumulation, clipping, CUDA autocast, validation each epoch, exact resume."
+    "One training loop for every model: AdamW, warm-up + cosine, accumulation, clipping, CUDA autocast, optional EMA, validation each epoch, exact resume."
     model: nn.Module # maps (B, ...) inputs to (B, C) logits
     train_ds: torch.utils.data.Dataset # yields (x, y): `CachedVolumeDataset`, `EmbeddingDataset`, ...
     valid_ds: torch.utils.data.Dataset|None = None # reported every epoch
@@ -125,6 +126,7 @@ class Trainer:
     warmup: float = 0.05 # share of the optimizer steps spent warming up
     accumulate: int = 1 # batches per optimizer step
     clip: float|None = 1.0 # gradient-norm clipping (None: off)
+    ema: float|None = None # decay of an exponential moving average of the weights (e.g. 0.999), validated and saved instead of them; None: off
     amp: str|None = 'bf16' # on CUDA only: 'bf16', 'fp16' (with a GradScaler) or None
     augment: object = None # `augment(x, generator=g)` on the device, e.g. `partial(augment_batch, flip=('H',))`
     metric: str = 'auroc' # the macro metric that picks the best epoch (see `METRICS`)
@@ -150,6 +152,8 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(max(1, round(self.warmup*steps)), steps))
         cuda = self.device.type == 'cuda'
         self.scaler = torch.amp.GradScaler('cuda', enabled=cuda and self.amp == 'fp16')
+        if self.ema is not None and not 0 < self.ema < 1: raise ValueError(f'ema must be a decay in (0, 1), e.g. 0.999, or None; got {self.ema}')
+        self.ema_model = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.ema)).requires_grad_(False) if self.ema else None # buffers: copied
         self.autocast = (torch.autocast('cuda', dtype=torch.float16 if self.amp == 'fp16' else torch.bfloat16) if cuda and self.amp
                          else contextlib.nullcontext())
         self.epoch, self.step, self.history, self.best, self._losses, self._stop = 0, 0, [], None, [], False
@@ -178,12 +182,19 @@ def predict(model:nn.Module, # maps a batch to logits
     finally: model.train(was)
     return torch.cat(ps).numpy(), torch.cat(ys).numpy()
 
+# %% ../nbs/06_training.ipynb #645bf0ae
+@patch
+def eval_model(self:Trainer) -> nn.Module:
+    "The weights that are validated and saved as best and final: the moving average with `ema`, else the model itself."
+    return self.model if self.ema_model is None else self.ema_model.module
+
 # %% ../nbs/06_training.ipynb #f361b51d
 @patch
 def checkpoint_state(self:Trainer) -> dict:
-    "Everything the next step depends on: weights, optimizer, scheduler, scaler, position, losses so far, history, random states."
+    "Everything the next step depends on: weights, optimizer, scheduler, scaler, EMA, position, losses so far, history, random states."
     return {'model': self.model.state_dict(), 'optimizer': self.opt.state_dict(), 'scheduler': self.sched.state_dict(),
-            'scaler': self.scaler.state_dict(), 'epoch': self.epoch, 'step': self.step, 'epoch_losses': list(self._losses),
+            'scaler': self.scaler.state_dict(), 'ema': None if self.ema_model is None else self.ema_model.state_dict(),
+            'epoch': self.epoch, 'step': self.step, 'epoch_losses': list(self._losses),
             'history': self.history, 'best': self.best, 'rng': _rng_state()}
 
 # %% ../nbs/06_training.ipynb #bcb80502
@@ -205,6 +216,9 @@ def load_checkpoint(self:Trainer, path:str|Path) -> 'Trainer':
     if missing: raise ValueError(f'{path}: not a training checkpoint (missing {sorted(missing)})')
     self.model.load_state_dict(s['model']); self.opt.load_state_dict(s['optimizer'])
     self.sched.load_state_dict(s['scheduler']); self.scaler.load_state_dict(s['scaler'])
+    if (s.get('ema') is None) != (self.ema_model is None):
+        raise ValueError(f"{path}: the checkpoint was written {'without' if s.get('ema') is None else 'with'} an EMA of the weights; resume with the same `ema` setting")
+    if self.ema_model is not None: self.ema_model.load_state_dict(s['ema'])
     self.epoch, self.step, self._losses = s['epoch'], s['step'], list(s['epoch_losses'])
     self.history, self.best = s['history'], s['best']
     _set_rng_state(s['rng'])
@@ -232,6 +246,7 @@ def train_epoch(self:Trainer):
             if self.clip:
                 self.scaler.unscale_(self.opt); torch.nn.utils.clip_grad_norm_(params, self.clip)
             self.scaler.step(self.opt); self.scaler.update(); self.opt.zero_grad(set_to_none=True); self.sched.step()
+            if self.ema_model is not None: self.ema_model.update_parameters(self.model)
             if self._stop: self.save_checkpoint(); raise StopTraining('stopped on request; checkpoint written')
             if self.checkpoint_every and self.sched.last_epoch % self.checkpoint_every == 0 and self.step < len(batches): self.save_checkpoint()
         if 'after_step' in self.hooks: self.hooks['after_step'](self)
@@ -272,7 +287,7 @@ def end_epoch(self:Trainer) -> dict:
     probs = {}
     for name, ds in (('valid', self.valid_ds), ('tune', self.tune_ds)):
         if ds is None: continue
-        z, y = predict(self.model, ds, self.batch_size, self.device, self.autocast, self.workers, logits=True)
+        z, y = predict(self.eval_model(), ds, self.batch_size, self.device, self.autocast, self.workers, logits=True)
         with torch.no_grad(): rec[f'{name}_loss'] = float(self.loss_fn(torch.from_numpy(z).to(self.device), torch.from_numpy(y).to(self.device)))
         p = torch.sigmoid(torch.from_numpy(z)).numpy()
         probs[name] = (p, y)
@@ -285,7 +300,7 @@ def end_epoch(self:Trainer) -> dict:
             p, y = probs[chosen_on]
             self.best = {'epoch': rec['epoch'], 'metric': self.metric, 'score': score, 'chosen_on': chosen_on,
                          'thresholds': dict(zip(self.labels, map(float, youden_thresholds(p, y))))}
-            if self.run_dir: save_torch(self.model.state_dict(), self.run_dir/'best_model.pth')
+            if self.run_dir: save_torch(self.eval_model().state_dict(), self.run_dir/'best_model.pth')
     self.epoch, self.step, self._losses = self.epoch + 1, 0, []
     if self.run_dir: self.save_checkpoint(); self.write_history()
     if self.verbose: _LOG.info(self.epoch_line(rec))
@@ -345,6 +360,6 @@ def fit(self:Trainer) -> list: # the history: one record per epoch
         if log: _LOG.removeHandler(log); log.close()
     self.finished = True
     if self.run_dir:
-        save_torch(self.model.state_dict(), self.run_dir/'final_model.pth')
+        save_torch(self.eval_model().state_dict(), self.run_dir/'final_model.pth')
         self.write_summary(complete=True)
     return self.history
