@@ -138,7 +138,7 @@ class Trainer:
     checkpoint_every: int|None = None # also write `last_checkpoint.pth` every N optimizer steps
     labels: tuple = LABELS
     hooks: dict = field(default_factory=dict) # 'before_step', 'after_step', 'after_epoch' → callable(trainer)
-    progress: bool = True # a bar over each epoch's batches (fastprogress in a notebook, stderr in a terminal)
+    progress: bool = True # progress bars: in a notebook over epochs and batches with a live loss plot; in a terminal over batches, on stderr
     verbose: bool = True # one log line per epoch (stderr and `training.log`)
     def __post_init__(self):
         if self.batch_size < 1 or self.accumulate < 1 or self.epochs < 1: raise ValueError('batch_size, accumulate and epochs must be at least 1')
@@ -157,6 +157,7 @@ class Trainer:
         self.autocast = (torch.autocast('cuda', dtype=torch.float16 if self.amp == 'fp16' else torch.bfloat16) if cuda and self.amp
                          else contextlib.nullcontext())
         self.epoch, self.step, self.history, self.best, self._losses, self._stop = 0, 0, [], None, [], False
+        self.mb, self._curve = None, [] # the notebook's master bar (set by `fit`); (epoch, step losses) of each epoch ended here, for its plot
         self.finished = False # set by `fit`: True when the run reached its last epoch or stopped early, False when it was stopped
         self.run_dir = None if self.run_dir is None else Path(self.run_dir)
 
@@ -224,6 +225,22 @@ def load_checkpoint(self:Trainer, path:str|Path) -> 'Trainer':
     _set_rng_state(s['rng'])
     return self
 
+# %% ../nbs/06_training.ipynb #3d4c22f6
+def _epoch_bar(t):
+    "The epochs left to train: under a master bar (`t.mb`) in a notebook, plain elsewhere."
+    from fastprogress.fastprogress import IN_NOTEBOOK, NBMasterBar
+    if t.progress and IN_NOTEBOOK:
+        t.mb = NBMasterBar(range(t.epoch, t.epochs))
+        yield from t.mb
+    else:
+        while t.epoch < t.epochs: yield t.epoch
+
+def _batch_bar(t, batches, total):
+    "An epoch's batches under the master bar's child bar, or `progress_bar` (stderr in a terminal)."
+    from fastprogress.fastprogress import NBProgressBar
+    if t.mb is not None: return NBProgressBar(batches, total=total, parent=t.mb)
+    return progress_bar(batches, total, show=t.progress)
+
 # %% ../nbs/06_training.ipynb #7869b5bf
 @patch
 def train_epoch(self:Trainer):
@@ -234,7 +251,7 @@ def train_epoch(self:Trainer):
     params = self.opt.param_groups[0]['params'] # the trainable parameters
     dl = torch.utils.data.DataLoader(self.train_ds, batch_sampler=batches[self.step:], num_workers=self.workers,
                                      generator=torch.Generator().manual_seed(_epoch_seed(self.seed, self.epoch))) # workers' seeds: not from the global state
-    for x, y in progress_bar(dl, len(batches) - self.step, show=self.progress):
+    for x, y in _batch_bar(self, dl, len(batches) - self.step):
         if 'before_step' in self.hooks: self.hooks['before_step'](self)
         x, y = to_model_input(x, self.device), y.to(self.device, torch.float32)
         if self.augment is not None: x = self.augment(x, generator=_step_generator(self.seed, self.epoch, self.step))
@@ -301,9 +318,11 @@ def end_epoch(self:Trainer) -> dict:
             self.best = {'epoch': rec['epoch'], 'metric': self.metric, 'score': score, 'chosen_on': chosen_on,
                          'thresholds': dict(zip(self.labels, map(float, youden_thresholds(p, y))))}
             if self.run_dir: save_torch(self.eval_model().state_dict(), self.run_dir/'best_model.pth')
+    self._curve.append((self.epoch, list(self._losses)))
     self.epoch, self.step, self._losses = self.epoch + 1, 0, []
     if self.run_dir: self.save_checkpoint(); self.write_history()
     if self.verbose: _LOG.info(self.epoch_line(rec))
+    if self.mb is not None: g = self.loss_graph(); self.mb.names = list(g); self.mb.update_graph(list(g.values()), (0, self.epochs))
     if 'after_epoch' in self.hooks: self.hooks['after_epoch'](self)
     return rec
 
@@ -345,7 +364,7 @@ def fit(self:Trainer) -> list: # the history: one record per epoch
         with contextlib.suppress(ValueError): # signals can only be caught in the main thread
             for sig in (signal.SIGTERM, signal.SIGINT): handlers[sig] = signal.signal(sig, _on_signal)
     try:
-        while self.epoch < self.epochs:
+        for _ in _epoch_bar(self):
             self.train_epoch()
             self.end_epoch()
             if self.patience and self.best and self.epoch - self.best['epoch'] >= self.patience:
@@ -363,3 +382,15 @@ def fit(self:Trainer) -> list: # the history: one record per epoch
         save_torch(self.eval_model().state_dict(), self.run_dir/'final_model.pth')
         self.write_summary(complete=True)
     return self.history
+
+# %% ../nbs/06_training.ipynb #ecee5c55
+@patch
+def loss_graph(self:Trainer) -> dict: # name → (x, y), x in epochs
+    "The curves of the live plot: the training loss of each step seen here, and per epoch the training loss and each evaluated split's."
+    steps = [(e + (i + 1)/len(ls), l) for e, ls in self._curve for i, l in enumerate(ls)]
+    out = {'train (step)': tuple(map(list, zip(*steps))) if steps else ([], []),
+           'train': ([r['epoch'] for r in self.history], [r['train_loss'] for r in self.history])}
+    for s in ('valid', 'tune'):
+        rs = [r for r in self.history if f'{s}_loss' in r]
+        if rs: out[s] = ([r['epoch'] for r in rs], [r[f'{s}_loss'] for r in rs])
+    return out
