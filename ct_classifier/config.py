@@ -113,6 +113,7 @@ class TrainingConfig:
     patience: int|None = None # early stopping after this many epochs without a better metric (None: off)
     checkpoint_every: int = 0 # also checkpoint every N optimizer steps (0: at the end of each epoch only)
     workers: int = 0 # DataLoader processes
+    wandb: bool|Literal['online', 'offline'] = False # log every epoch to Weights & Biases (needs `pip install ct_classifier[wandb]`); false: wandb is never imported
     shuffle_labels: bool = False # a control: train on labels permuted between volumes (nothing should be learnt)
 
 # %% ../nbs/00c_config.ipynb #4f3c86a6
@@ -149,6 +150,7 @@ _CHECKS = { # (section, key) → (test of the typed value, what is expected); fl
     (TrainingConfig, 'weight_decay'): (lambda v: v >= 0, 'a number from 0'),
     (TrainingConfig, 'warmup'): (lambda v: 0 <= v < 1, 'a fraction in [0, 1)'),
     (TrainingConfig, 'clip'): (lambda v: v >= 0, 'a number from 0'),
+    (TrainingConfig, 'wandb'): (lambda v: v is not True, "false, 'online' or 'offline'"),
     (TrainingConfig, 'ema'): (lambda v: v is None or 0 < v < 1, 'a decay in (0, 1), e.g. 0.999, or null'),
     (TrainingConfig, 'gamma'): (lambda v: v >= 0, 'a number from 0'),
     (TrainingConfig, 'alpha'): (lambda v: v is None or 0 <= v <= 1, 'a number from 0 to 1'),
