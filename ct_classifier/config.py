@@ -28,6 +28,7 @@ class PathsConfig:
     data_root: Path = Path('data/ct-rate') # CT-RATE root: the folder that holds `dataset/`
     splits_dir: Path = Path('data/splits') # stratified split files
     cache_dir: Path = Path('data/cache') # preprocessed-volume cache
+    embeddings_dir: Path = Path('data/embeddings') # latents of the frozen CT-CLIP encoder (`training.from_latents`)
     output_dir: Path = Path('output') # run folders
     master_csv: Path = Path('data/master.csv') # the cleaned master list (one row per kept volume)
 
@@ -113,6 +114,7 @@ class TrainingConfig:
     patience: int|None = None # early stopping after this many epochs without a better metric (None: off)
     checkpoint_every: int = 0 # also checkpoint every N optimizer steps (0: at the end of each epoch only)
     workers: int = 0 # DataLoader processes
+    from_latents: bool = False # model.family ctclip: encode each volume once with the frozen encoder and train the head on the stored latents
     wandb: bool|Literal['online', 'offline'] = False # log every epoch to Weights & Biases (needs `pip install ct_classifier[wandb]`); false: wandb is never imported
     shuffle_labels: bool = False # a control: train on labels permuted between volumes (nothing should be learnt)
 
