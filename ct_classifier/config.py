@@ -28,6 +28,7 @@ class PathsConfig:
     data_root: Path = Path('data/ct-rate') # CT-RATE root: the folder that holds `dataset/`
     splits_dir: Path = Path('data/splits') # stratified split files
     cache_dir: Path = Path('data/cache') # preprocessed-volume cache
+    embeddings_dir: Path = Path('data/embeddings') # latents of the frozen CT-CLIP encoder (`training.from_latents`)
     output_dir: Path = Path('output') # run folders
     master_csv: Path = Path('data/master.csv') # the cleaned master list (one row per kept volume)
 
@@ -100,6 +101,7 @@ class TrainingConfig:
     warmup: float = 0.05 # share of the optimizer steps spent warming up (then cosine decay)
     accumulate: int = 1 # batches per optimizer step
     clip: float = 1.0 # gradient-norm clipping (0: off)
+    ema: float|None = None # decay of a moving average of the weights, validated and saved instead of them (e.g. 0.999; None: off)
     amp: Literal['bf16', 'fp16', 'none'] = 'bf16' # autocast on CUDA only
     loss: Literal['focal', 'bce'] = 'focal'
     gamma: float = 2.0 # focal loss's focusing parameter
@@ -112,6 +114,8 @@ class TrainingConfig:
     patience: int|None = None # early stopping after this many epochs without a better metric (None: off)
     checkpoint_every: int = 0 # also checkpoint every N optimizer steps (0: at the end of each epoch only)
     workers: int = 0 # DataLoader processes
+    from_latents: bool = False # model.family ctclip: encode each volume once with the frozen encoder and train the head on the stored latents
+    wandb: bool|Literal['online', 'offline'] = False # log every epoch to Weights & Biases (needs `pip install ct_classifier[wandb]`); false: wandb is never imported
     shuffle_labels: bool = False # a control: train on labels permuted between volumes (nothing should be learnt)
 
 # %% ../nbs/00c_config.ipynb #4f3c86a6
@@ -148,6 +152,8 @@ _CHECKS = { # (section, key) → (test of the typed value, what is expected); fl
     (TrainingConfig, 'weight_decay'): (lambda v: v >= 0, 'a number from 0'),
     (TrainingConfig, 'warmup'): (lambda v: 0 <= v < 1, 'a fraction in [0, 1)'),
     (TrainingConfig, 'clip'): (lambda v: v >= 0, 'a number from 0'),
+    (TrainingConfig, 'wandb'): (lambda v: v is not True, "false, 'online' or 'offline'"),
+    (TrainingConfig, 'ema'): (lambda v: v is None or 0 < v < 1, 'a decay in (0, 1), e.g. 0.999, or null'),
     (TrainingConfig, 'gamma'): (lambda v: v >= 0, 'a number from 0'),
     (TrainingConfig, 'alpha'): (lambda v: v is None or 0 <= v <= 1, 'a number from 0 to 1'),
     (TrainingConfig, 'pos_weight_cap'): (lambda v: v is None or v > 0, 'a positive number'),

@@ -71,6 +71,7 @@ from pathlib import Path
 
 from fastcore.basics import patch
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .core import progress_bar, save_csv, save_json, save_torch, pick_device
 from .data import to_model_input
@@ -114,7 +115,7 @@ class StopTraining(Exception):
 # %% ../nbs/06_training.ipynb #c3878922
 @dataclass
 class Trainer:
-    "One training loop for every model: AdamW, warm-up + cosine, accumulation, clipping, CUDA autocast, validation each epoch, exact resume."
+    "One training loop for every model: AdamW, warm-up + cosine, accumulation, clipping, CUDA autocast, optional EMA, validation each epoch, exact resume."
     model: nn.Module # maps (B, ...) inputs to (B, C) logits
     train_ds: torch.utils.data.Dataset # yields (x, y): `CachedVolumeDataset`, `EmbeddingDataset`, ...
     valid_ds: torch.utils.data.Dataset|None = None # reported every epoch
@@ -127,6 +128,7 @@ class Trainer:
     warmup: float = 0.05 # share of the optimizer steps spent warming up
     accumulate: int = 1 # batches per optimizer step
     clip: float|None = 1.0 # gradient-norm clipping (None: off)
+    ema: float|None = None # decay of an exponential moving average of the weights (e.g. 0.999), validated and saved instead of them; None: off
     amp: str|None = 'bf16' # on CUDA only: 'bf16', 'fp16' (with a GradScaler) or None
     augment: object = None # `augment(x, generator=g)` on the device, e.g. `partial(augment_batch, flip=('H',))`
     metric: str = 'auroc' # the macro metric that picks the best epoch (see `METRICS`)
@@ -138,7 +140,7 @@ class Trainer:
     checkpoint_every: int|None = None # also write `last_checkpoint.pth` every N optimizer steps
     labels: tuple = LABELS
     hooks: dict = field(default_factory=dict) # 'before_step', 'after_step', 'after_epoch' → callable(trainer)
-    progress: bool = True # a bar over each epoch's batches (fastprogress in a notebook, stderr in a terminal); rank 0 only
+    progress: bool = True # progress bars: in a notebook over epochs and batches with a live loss plot; in a terminal over batches, on stderr; rank 0 only
     verbose: bool = True # one log line per epoch (stderr and `training.log`); rank 0 only
     def __post_init__(self):
         if self.batch_size < 1 or self.accumulate < 1 or self.epochs < 1: raise ValueError('batch_size, accumulate and epochs must be at least 1')
@@ -156,9 +158,12 @@ class Trainer:
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(max(1, round(self.warmup*steps)), steps))
         cuda = self.device.type == 'cuda'
         self.scaler = torch.amp.GradScaler('cuda', enabled=cuda and self.amp == 'fp16')
+        if self.ema is not None and not 0 < self.ema < 1: raise ValueError(f'ema must be a decay in (0, 1), e.g. 0.999, or None; got {self.ema}')
+        self.ema_model = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.ema)).requires_grad_(False) if self.ema else None # buffers: copied
         self.autocast = (torch.autocast('cuda', dtype=torch.float16 if self.amp == 'fp16' else torch.bfloat16) if cuda and self.amp
                          else contextlib.nullcontext())
         self.epoch, self.step, self.history, self.best, self._losses, self._stop = 0, 0, [], None, [], False
+        self.mb, self._curve = None, [] # the notebook's master bar (set by `fit`); (epoch, step losses) of each epoch ended here, for its plot
         self.finished = False # set by `fit`: True when the run reached its last epoch or stopped early, False when it was stopped
         self.run_dir = None if self.run_dir is None else Path(self.run_dir) # the same on every process; only rank 0 writes there
         self.progress, self.verbose = self.progress and self.rank == 0, self.verbose and self.rank == 0
@@ -185,6 +190,12 @@ def predict(model:nn.Module, # maps a batch to logits
     finally: model.train(was)
     return torch.cat(ps).numpy(), torch.cat(ys).numpy()
 
+# %% ../nbs/06_training.ipynb #645bf0ae
+@patch
+def eval_model(self:Trainer) -> nn.Module:
+    "The weights that are validated and saved as best and final: the moving average with `ema`, else the model itself."
+    return self.model if self.ema_model is None else self.ema_model.module
+
 # %% ../nbs/06_training.ipynb #03b3a578
 def distributed_predict(model:nn.Module, # maps a batch to logits: the module itself, not its DistributedDataParallel wrapper
                         ds:torch.utils.data.Dataset, # yields (x, y)
@@ -204,9 +215,10 @@ def distributed_predict(model:nn.Module, # maps a batch to logits: the module it
 # %% ../nbs/06_training.ipynb #f361b51d
 @patch
 def checkpoint_state(self:Trainer) -> dict:
-    "Everything the next step depends on: weights, optimizer, scheduler, scaler, position, losses so far, history, random states (of every process)."
+    "Everything the next step depends on: weights, optimizer, scheduler, scaler, EMA, position, losses so far, history, random states (of every process)."
     s = {'model': self.model.state_dict(), 'optimizer': self.opt.state_dict(), 'scheduler': self.sched.state_dict(),
-         'scaler': self.scaler.state_dict(), 'epoch': self.epoch, 'step': self.step, 'epoch_losses': list(self._losses),
+         'scaler': self.scaler.state_dict(), 'ema': None if self.ema_model is None else self.ema_model.state_dict(),
+         'epoch': self.epoch, 'step': self.step, 'epoch_losses': list(self._losses),
          'history': self.history, 'best': self.best, 'rng': _rng_state()}
     if self.world > 1: s['ranks'] = all_gather_objects({'rng': s['rng'], 'epoch_losses': s['epoch_losses']}) # a collective
     return s
@@ -234,10 +246,29 @@ def load_checkpoint(self:Trainer, path:str|Path) -> 'Trainer':
     if len(s.get('ranks') or ()) == self.world: s = {**s, **s['ranks'][self.rank]} # this process's own random states and losses
     self.model.load_state_dict(s['model']); self.opt.load_state_dict(s['optimizer'])
     self.sched.load_state_dict(s['scheduler']); self.scaler.load_state_dict(s['scaler'])
+    if (s.get('ema') is None) != (self.ema_model is None):
+        raise ValueError(f"{path}: the checkpoint was written {'without' if s.get('ema') is None else 'with'} an EMA of the weights; resume with the same `ema` setting")
+    if self.ema_model is not None: self.ema_model.load_state_dict(s['ema'])
     self.epoch, self.step, self._losses = s['epoch'], s['step'], list(s['epoch_losses'])
     self.history, self.best = s['history'], s['best']
     _set_rng_state(s['rng'])
     return self
+
+# %% ../nbs/06_training.ipynb #3d4c22f6
+def _epoch_bar(t):
+    "The epochs left to train: under a master bar (`t.mb`) in a notebook, plain elsewhere."
+    from fastprogress.fastprogress import IN_NOTEBOOK, NBMasterBar
+    if t.progress and IN_NOTEBOOK:
+        t.mb = NBMasterBar(range(t.epoch, t.epochs))
+        yield from t.mb
+    else:
+        while t.epoch < t.epochs: yield t.epoch
+
+def _batch_bar(t, batches, total):
+    "An epoch's batches under the master bar's child bar, or `progress_bar` (stderr in a terminal)."
+    from fastprogress.fastprogress import NBProgressBar
+    if t.mb is not None: return NBProgressBar(batches, total=total, parent=t.mb)
+    return progress_bar(batches, total, show=t.progress)
 
 # %% ../nbs/06_training.ipynb #7869b5bf
 @patch
@@ -251,7 +282,7 @@ def train_epoch(self:Trainer):
     params = self.opt.param_groups[0]['params'] # the trainable parameters
     dl = torch.utils.data.DataLoader(self.train_ds, batch_sampler=batches[self.step:], num_workers=self.workers,
                                      generator=torch.Generator().manual_seed(_epoch_seed(self.seed, self.epoch))) # workers' seeds: not from the global state
-    for x, y in progress_bar(dl, len(batches) - self.step, show=self.progress):
+    for x, y in _batch_bar(self, dl, len(batches) - self.step):
         if 'before_step' in self.hooks: self.hooks['before_step'](self)
         x, y = to_model_input(x, self.device), y.to(self.device, torch.float32)
         if self.augment is not None: x = self.augment(x, generator=_step_generator(self.seed, self.epoch, self.step*self.world + self.rank))
@@ -263,6 +294,7 @@ def train_epoch(self:Trainer):
             if self.clip:
                 self.scaler.unscale_(self.opt); torch.nn.utils.clip_grad_norm_(params, self.clip)
             self.scaler.step(self.opt); self.scaler.update(); self.opt.zero_grad(set_to_none=True); self.sched.step()
+            if self.ema_model is not None: self.ema_model.update_parameters(self.model)
             if any_rank(self._stop): self.save_checkpoint(); raise StopTraining('stopped on request; checkpoint written')
             if self.checkpoint_every and self.sched.last_epoch % self.checkpoint_every == 0 and self.step < len(batches): self.save_checkpoint()
         if 'after_step' in self.hooks: self.hooks['after_step'](self)
@@ -299,12 +331,13 @@ def end_epoch(self:Trainer) -> dict:
     "Validate, record the epoch in the history, keep the best weights, move to the next epoch and checkpoint."
     loss = float(np.mean(self._losses)) if self._losses else float('nan')
     if self.world > 1: loss = float(np.mean(all_gather_objects(loss))); sync_buffers(self.model) # every process: rank 0's BatchNorm statistics
+    if self.world > 1 and self.ema_model is not None: sync_buffers(self.ema_model) # and of the average's
     rec = {'epoch': self.epoch + 1, 'train_loss': loss, 'lr': self.opt.param_groups[0]['lr']}
     chosen_on = 'tune' if self.tune_ds is not None else 'valid' if self.valid_ds is not None else None
     probs = {}
     for name, ds in (('valid', self.valid_ds), ('tune', self.tune_ds)):
         if ds is None: continue
-        z, y = distributed_predict(self.model, ds, self.batch_size, self.device, self.autocast, self.workers, logits=True)
+        z, y = distributed_predict(self.eval_model(), ds, self.batch_size, self.device, self.autocast, self.workers, logits=True)
         with torch.no_grad(): rec[f'{name}_loss'] = float(self.loss_fn(torch.from_numpy(z).to(self.device), torch.from_numpy(y).to(self.device)))
         p = torch.sigmoid(torch.from_numpy(z)).numpy()
         probs[name] = (p, y)
@@ -317,12 +350,14 @@ def end_epoch(self:Trainer) -> dict:
             p, y = probs[chosen_on]
             self.best = {'epoch': rec['epoch'], 'metric': self.metric, 'score': score, 'chosen_on': chosen_on,
                          'thresholds': dict(zip(self.labels, map(float, youden_thresholds(p, y))))}
-            if self.run_dir and self.rank == 0: save_torch(self.model.state_dict(), self.run_dir/'best_model.pth')
+            if self.run_dir and self.rank == 0: save_torch(self.eval_model().state_dict(), self.run_dir/'best_model.pth')
+    self._curve.append((self.epoch, list(self._losses)))
     self.epoch, self.step, self._losses = self.epoch + 1, 0, []
     if self.run_dir:
         self.save_checkpoint()
         if self.rank == 0: self.write_history()
     if self.verbose: _LOG.info(self.epoch_line(rec))
+    if self.mb is not None: g = self.loss_graph(); self.mb.names = list(g); self.mb.update_graph(list(g.values()), (0, self.epochs))
     if 'after_epoch' in self.hooks: self.hooks['after_epoch'](self)
     return rec
 
@@ -365,7 +400,7 @@ def fit(self:Trainer) -> list: # the history: one record per epoch
         with contextlib.suppress(ValueError): # signals can only be caught in the main thread
             for sig in (signal.SIGTERM, signal.SIGINT): handlers[sig] = signal.signal(sig, _on_signal)
     try:
-        while self.epoch < self.epochs:
+        for _ in _epoch_bar(self):
             self.train_epoch()
             self.end_epoch()
             if self.patience and self.best and self.epoch - self.best['epoch'] >= self.patience:
@@ -380,6 +415,18 @@ def fit(self:Trainer) -> list: # the history: one record per epoch
         if log: _LOG.removeHandler(log); log.close()
     self.finished = True
     if self.run_dir and self.rank == 0:
-        save_torch(self.model.state_dict(), self.run_dir/'final_model.pth')
+        save_torch(self.eval_model().state_dict(), self.run_dir/'final_model.pth')
         self.write_summary(complete=True)
     return self.history
+
+# %% ../nbs/06_training.ipynb #ecee5c55
+@patch
+def loss_graph(self:Trainer) -> dict: # name → (x, y), x in epochs
+    "The curves of the live plot: the training loss of each step seen here, and per epoch the training loss and each evaluated split's."
+    steps = [(e + (i + 1)/len(ls), l) for e, ls in self._curve for i, l in enumerate(ls)]
+    out = {'train (step)': tuple(map(list, zip(*steps))) if steps else ([], []),
+           'train': ([r['epoch'] for r in self.history], [r['train_loss'] for r in self.history])}
+    for s in ('valid', 'tune'):
+        rs = [r for r in self.history if f'{s}_loss' in r]
+        if rs: out[s] = ([r['epoch'] for r in rs], [r[f'{s}_loss'] for r in rs])
+    return out
