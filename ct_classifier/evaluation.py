@@ -45,16 +45,17 @@ def _rank_sums(p, y, W):
     for c in range(C):
         o = np.argsort(p[:, c], kind='stable')
         starts = np.r_[0, np.flatnonzero(np.diff(p[o, c])) + 1] # the first of each distinct score, low to high
-        pw = W[:, o]*y[o, c]; nw = W[:, o] - pw
+        Wo = W[:, o]; pw = Wo*y[o, c]; nw = Wo - pw
         if len(starts) < N: pw, nw = np.add.reduceat(pw, starts, 1), np.add.reduceat(nw, starts, 1) # ties: one group
-        P, Q = pw.sum(1), nw.sum(1)
+        P, Q = pw.sum(1, keepdims=True), nw.sum(1, keepdims=True)
         below = np.cumsum(nw, 1) - nw # negatives' weight strictly below each score
-        ok = (P > 0) & (Q > 0)
-        au[ok, c] = (pw*(below + nw/2)).sum(1)[ok]/(P*Q)[ok]
-        tp = np.cumsum(pw[:, ::-1], 1)[:, ::-1] # positives' weight at or above each score
-        called = tp + np.cumsum(nw[:, ::-1], 1)[:, ::-1]
+        ok = ((P > 0) & (Q > 0))[:, 0]
+        au[ok, c] = (pw*(below + nw/2)).sum(1)[ok]/(P*Q)[ok, 0]
+        tp = P - np.cumsum(pw, 1) + pw # positives' weight at or above each score
+        called = tp + Q - below
         prec = np.divide(tp, called, out=np.zeros_like(tp), where=called > 0)
-        ap[P > 0, c] = (pw*prec).sum(1)[P > 0]/P[P > 0]
+        ok = P[:, 0] > 0
+        ap[ok, c] = (pw*prec).sum(1)[ok]/P[ok, 0]
     return au, ap
 
 def _div(a, b, zero=np.nan):
@@ -100,9 +101,9 @@ def choose_thresholds(probs, # (N, C) predicted probabilities of the tune split
     p, y, _ = _inputs(probs, labels, [f'column {j}' for j in range(np.shape(probs)[-1] if np.ndim(probs) == 2 else 1)])
     if rule == 'youden': return youden_thresholds(p, y, default)
     kind, _, target = rule.partition('@')
-    try: target = float(target) if kind != 'f1' or target else 0.
-    except ValueError: target = -1.
-    if kind not in ('f1', 'sensitivity', 'specificity') or not (kind == 'f1' or 0 < target <= 1):
+    try: target = float(target)
+    except ValueError: target = np.nan
+    if not (rule == 'f1' or (kind in ('sensitivity', 'specificity') and 0 < target <= 1)):
         raise ValueError(f"rule {rule!r}: expected 'youden', 'f1', 'sensitivity@T' or 'specificity@T' with T in (0, 1]")
     out = np.full(p.shape[1], float(default))
     for j in range(p.shape[1]):
@@ -220,13 +221,11 @@ class Evaluation:
     probs: np.ndarray = field(repr=False) # (N, C) the evaluated probabilities
     labels: np.ndarray = field(repr=False) # (N, C) their 0/1 labels
     names: list = field(repr=False) # the C label names
+    metrics: tuple = EVAL_METRICS # the metric columns: `EVAL_METRICS`, or `CTCLIP_METRICS` for 'ct-clip'
     n_patients: int = 0 # clusters the bootstrap resampled
     n_boot: int = 0 # replicates (0: no intervals)
     ci: float = 0.95 # interval coverage
     seed: int = 0 # of the replicates' draws
-
-    @property
-    def metrics(self) -> tuple: return CTCLIP_METRICS if self.protocol == 'ct-clip' else EVAL_METRICS
 
     def save(self, folder, # written into it: metrics.csv and metrics.json
             ) -> dict: # {'csv': path, 'json': path}
@@ -293,7 +292,7 @@ def evaluate(probs, # (N, C) predicted probabilities (a DataFrame's columns name
     table = pd.DataFrame(cols, index=pd.Index(rows, name='label'))
     extra = [np.nan]*(len(rows) - len(names))
     table['threshold'], table['n_pos'], table['thresholds_from'] = [*t, *extra], [*y.sum(0), *extra], source
-    return Evaluation(table, protocol, source, t, p, y, names, P, n_boot, ci, seed)
+    return Evaluation(table, protocol, source, t, p, y, names, tuple(point), P, n_boot, ci, seed)
 
 # %% ../nbs/07_evaluation.ipynb #4329c2e6
 def delong_test(probs_a, # (N, C) one model's probabilities
