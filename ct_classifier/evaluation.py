@@ -24,12 +24,12 @@ CTCLIP_METRICS = ('auroc', 'f1_weighted', 'accuracy', 'precision') # what CT-CLI
 CTCLIP_NOTE = 'thresholds chosen on the evaluated set (CT-CLIP protocol)' # the mark of every CT-CLIP-protocol table
 
 def _inputs(probs, labels, names=None):
-    "Probabilities and 0/1 labels as float64 `(N, C)` arrays and the C label names (a DataFrame's columns), checked."
+    "Probabilities and 0/1 labels as float64 `(N, C)` arrays and the C label names (a DataFrame's columns; False: numbered), checked."
     if names is None and isinstance(probs, pd.DataFrame): names = list(probs.columns)
     p, y = (np.asarray(a, dtype=np.float64) for a in (probs, labels))
     p, y = (a[:, None] if a.ndim == 1 else a for a in (p, y))
     if p.ndim != 2 or p.shape != y.shape: raise ValueError(f'probs {p.shape} and labels {y.shape} must both be (N, C)')
-    names = list(LABELS if names is None else names)
+    names = [f'column {j}' for j in range(p.shape[1])] if names is False else list(LABELS if names is None else names)
     if len(names) != p.shape[1]: raise ValueError(f'{len(names)} label names for {p.shape[1]} columns')
     for a, what, ok, want in ((y, 'labels', np.isin(y, (0, 1)), '0 or 1'), (p, 'probs', np.isfinite(p) & (p >= 0) & (p <= 1),
                               'a probability in [0, 1] (apply a sigmoid to logits)')):
@@ -98,7 +98,7 @@ def choose_thresholds(probs, # (N, C) predicted probabilities of the tune split
                       default:float=0.5, # the threshold of a label with one class only
                      ) -> np.ndarray: # (C,) predicted positive at or above it
     "Per label, the threshold that `rule` picks on this (tune) split."
-    p, y, _ = _inputs(probs, labels, [f'column {j}' for j in range(np.shape(probs)[-1] if np.ndim(probs) == 2 else 1)])
+    p, y, _ = _inputs(probs, labels, False)
     if rule == 'youden': return youden_thresholds(p, y, default)
     kind, _, target = rule.partition('@')
     try: target = float(target)
@@ -127,7 +127,7 @@ def ctclip_thresholds(probs, # (N, C) predicted probabilities of the evaluated s
                       labels, # (N, C) its 0/1 labels
                      ) -> np.ndarray: # (C,) predicted positive strictly above it
     "CT-CLIP's per-label threshold, chosen on the evaluated set: of a 100-point grid, the ROC point nearest (0, 1)."
-    p, y, _ = _inputs(probs, labels, [f'column {j}' for j in range(np.shape(probs)[-1] if np.ndim(probs) == 2 else 1)])
+    p, y, _ = _inputs(probs, labels, False)
     grid = np.linspace(0, 1, 100)
     pred = p[None] > grid[:, None, None] # (100, N, C)
     with np.errstate(invalid='ignore', divide='ignore'):
@@ -165,7 +165,6 @@ def _interval(reps, point, ci, method, jack=None):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', RuntimeWarning)
             return np.nanquantile(reps, [a, 1 - a], axis=0)
-    if method != 'bca': raise ValueError(f"method must be 'percentile' or 'bca', got {method!r}")
     out = np.full((2, reps.shape[1]), np.nan)
     for r in range(reps.shape[1]):
         b, jk = reps[~np.isnan(reps[:, r]), r], jack[~np.isnan(jack[:, r]), r]
@@ -179,6 +178,9 @@ def _interval(reps, point, ci, method, jack=None):
 
 def _bootstrap(p, y, pred, patient_ids, n_boot, ci, method, seed, protocol, micro, n_bins):
     "Point values, (lower, upper) limits and replicates of every metric: dicts of `(R,)`, `(2, R)`, `(B, R)` arrays."
+    if method not in ('percentile', 'bca'): raise ValueError(f"method must be 'percentile' or 'bca', got {method!r}")
+    if protocol not in ('honest', 'ct-clip'): raise ValueError(f"protocol must be 'honest' or 'ct-clip', got {protocol!r}")
+    if int(n_boot) < 1: raise ValueError(f'n_boot must be at least 1, got {n_boot}')
     inv, P = _clusters(patient_ids, len(p))
     f = lambda W: _rows(p, y, pred, W, protocol, n_bins, micro)
     per_row = p.size if micro else len(p)
