@@ -38,56 +38,76 @@ def _inputs(probs, labels, names=None):
             raise ValueError(f'{what} row {i}, column {names[j]!r}: {a[i, j]} is not {want}')
     return p, y, names
 
-def _rank_sums(p, y, W):
-    "Weighted AUROC and average precision `(B, C)` of each column of p, y `(N, C)` for each row of weights W `(B, N)`."
-    B, (N, C) = len(W), p.shape
-    au, ap = np.full((B, C), np.nan), np.full((B, C), np.nan)
-    for c in range(C):
-        o = np.argsort(p[:, c], kind='stable')
-        starts = np.r_[0, np.flatnonzero(np.diff(p[o, c])) + 1] # the first of each distinct score, low to high
-        Wo = W[:, o]; pw = Wo*y[o, c]; nw = Wo - pw
-        if len(starts) < N: pw, nw = np.add.reduceat(pw, starts, 1), np.add.reduceat(nw, starts, 1) # ties: one group
-        P, Q = pw.sum(1, keepdims=True), nw.sum(1, keepdims=True)
-        below = np.cumsum(nw, 1) - nw # negatives' weight strictly below each score
-        ok = ((P > 0) & (Q > 0))[:, 0]
-        au[ok, c] = (pw*(below + nw/2)).sum(1)[ok]/(P*Q)[ok, 0]
-        tp = P - np.cumsum(pw, 1) + pw # positives' weight at or above each score
-        called = tp + Q - below
-        prec = np.divide(tp, called, out=np.zeros_like(tp), where=called > 0)
-        ok = P[:, 0] > 0
-        ap[ok, c] = (pw*prec).sum(1)[ok]/P[ok, 0]
+def _orders(p, y, per=1):
+    "Per column: its negatives and positives from the lowest score up, and for each positive how many negatives score below it, at or below it, and how many positives below it. Indices are volume indices divided by `per`."
+    out = []
+    for c in range(p.shape[1]):
+        s, t = p[:, c], y[:, c] == 1
+        neg, pos = np.flatnonzero(~t), np.flatnonzero(t)
+        neg, pos = neg[np.argsort(s[neg], kind='stable')], pos[np.argsort(s[pos], kind='stable')]
+        sn, sp = s[neg], s[pos]
+        out.append((neg//per, pos//per, np.searchsorted(sn, sp, 'left'), np.searchsorted(sn, sp, 'right'), np.searchsorted(sp, sp, 'left')))
+    return out
+
+def _rank_sums(orders, W):
+    "Weighted AUROC and average precision `(B, C)` of each column (`_orders`) for each row of the weights W `(B, N)`."
+    B = len(W)
+    au, ap = np.full((B, len(orders)), np.nan), np.full((B, len(orders)), np.nan)
+    for c, (neg, pos, lo, hi, plo) in enumerate(orders):
+        if not len(pos): continue
+        cn, cp = np.zeros((B, len(neg) + 1)), np.zeros((B, len(pos) + 1))
+        np.cumsum(W[:, neg], 1, out=cn[:, 1:]) # negatives' weight up to each negative, low to high
+        wp = W[:, pos]; np.cumsum(wp, 1, out=cp[:, 1:])
+        P, Q = cp[:, -1], cn[:, -1]
+        below = cn[:, lo] # per positive: negatives' weight strictly below it
+        ok = (P > 0) & (Q > 0)
+        au[ok, c] = np.einsum('bi,bi->b', wp, below + cn[:, hi])[ok]/(2*P*Q)[ok] # ties count one half
+        tp = P[:, None] - cp[:, plo] # positives' weight at or above each positive's score
+        called = tp + Q[:, None] - below # all weight at or above it
+        np.divide(tp, called, out=tp, where=called > 0) # precision there (0 where nothing is called: tp is 0 too)
+        ap[P > 0, c] = np.einsum('bi,bi->b', wp, tp)[P > 0]/P[P > 0]
     return au, ap
 
 def _div(a, b, zero=np.nan):
     a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
     return np.divide(a, b, out=np.full(a.shape, zero), where=b > 0)
 
-def _metrics(p, y, pred, W, protocol='honest', n_bins=10):
-    "Every metric `(B, C)` of each column, for each row of the weights W `(B, N)`; `pred` `(N, C)` is the 0/1 decision."
-    B, (N, C) = len(W), p.shape
-    n, pos = W.sum(1)[:, None], W @ y
-    tp, fp = W @ (pred*y), W @ (pred*(1 - y))
+def _prepare(p, y, pred, n_bins=10, micro=True):
+    "What every replicate's metrics are made from: per volume the terms of the weighted sums `(N, F)`, the rank orders and the columns per volume; the same pooled over labels for the micro row."
+    N, C = p.shape
+    k = np.searchsorted(np.linspace(0, 1, n_bins + 1)[1:-1], p) # bin (edge_k, edge_k+1] of each probability
+    D = np.zeros((N, C, n_bins)); np.put_along_axis(D, k[..., None], (y - p)[..., None], axis=2)
+    terms = [y, pred*y, pred*(1 - y), (p - y)**2]
+    out = [(np.concatenate([*terms, D.reshape(N, -1)], 1), _orders(p, y), 1)]
+    if micro: out.append((np.concatenate([*(t.sum(1, keepdims=True) for t in terms), D.sum(1)], 1),
+                          _orders(p.reshape(-1, 1), y.reshape(-1, 1), C), C))
+    return out
+
+def _metrics(terms, orders, per, W, protocol='honest', n_bins=10):
+    "Every metric `(B, C)` of each column for each row of the weights W `(B, N)`, from `_prepare`'s parts."
+    B, C = len(W), len(orders)
+    S = W @ terms
+    pos, tp, fp, sq = (S[:, i*C:(i + 1)*C] for i in range(4))
+    n = W.sum(1)[:, None]*per
     neg, fn = n - pos, pos - tp
     tn = neg - fp
-    au, ap = _rank_sums(p, y, W)
+    au, ap = _rank_sums(orders, W)
     if protocol == 'ct-clip': # scikit-learn's defaults in CT-CLIP's script: an undefined precision or F1 counts 0
         f1w = _div(pos*_div(2*tp, 2*tp + fp + fn, 0.) + neg*_div(2*tn, 2*tn + fn + fp, 0.), n)
         return dict(zip(CTCLIP_METRICS, (au, f1w, _div(tp + tn, n), _div(tp, tp + fp, 0.))))
-    k = np.searchsorted(np.linspace(0, 1, n_bins + 1)[1:-1], p) # bin (edge_k, edge_k+1] of each probability
-    D = np.zeros((N, C, n_bins)); np.put_along_axis(D, k[..., None], (y - p)[..., None], axis=2)
-    ece = _div(np.abs((W @ D.reshape(N, -1)).reshape(B, C, n_bins)).sum(2), n)
+    ece = _div(np.abs(S[:, 4*C:].reshape(B, C, n_bins)).sum(2), n)
     return dict(zip(EVAL_METRICS, (au, ap, _div(tp + tn, n), _div(tp, pos), _div(tn, neg), _div(tp, tp + fp),
-                                   _div(2*tp, 2*tp + fp + fn), _div(W @ (p - y)**2, n), ece)))
+                                   _div(2*tp, 2*tp + fp + fn), _div(sq, n), ece)))
 
-def _rows(p, y, pred, W, protocol='honest', n_bins=10, micro=True):
+def _rows(p, y, pred, W, protocol='honest', n_bins=10, micro=True, prep=None):
     "Each metric `(B, C + 1 [+ 1])`: the labels, their macro mean (over the labels that have the metric), the micro value."
-    out = _metrics(p, y, pred, W, protocol, n_bins)
+    prep = prep or _prepare(p, y, pred, n_bins, micro)
+    out = _metrics(*prep[0], W, protocol, n_bins)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning) # a replicate in which no label has the metric: nan
         out = {k: np.column_stack([v, np.nanmean(v, 1)]) for k, v in out.items()}
     if micro:
-        C = p.shape[1]
-        mi = _metrics(p.reshape(-1, 1), y.reshape(-1, 1), pred.reshape(-1, 1), np.repeat(W, C, 1), protocol, n_bins)
+        mi = _metrics(*prep[1], W, protocol, n_bins)
         out = {k: np.column_stack([v, mi[k]]) for k, v in out.items()}
     return out
 
@@ -152,9 +172,11 @@ def _replicate_counts(P, n_boot, seed):
     "How often each of P patients is drawn in each of `n_boot` replicates: `(n_boot, P)`."
     return np.random.default_rng(seed).multinomial(P, np.full(P, 1/P), size=n_boot)
 
+_CHUNK = 2**18 # weights per chunk of replicates: small enough to stay in the CPU's cache
+
 def _over_chunks(fn, counts, inv, per_row):
     "fn(volume weights) on chunks of the replicate counts, concatenated: a few million weights at a time."
-    rows = max(1, 2**22//per_row)
+    rows = max(1, _CHUNK//per_row)
     parts = [fn(counts[i:i + rows][:, inv].astype(np.float64)) for i in range(0, len(counts), rows)]
     return {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
 
@@ -182,8 +204,9 @@ def _bootstrap(p, y, pred, patient_ids, n_boot, ci, method, seed, protocol, micr
     if protocol not in ('honest', 'ct-clip'): raise ValueError(f"protocol must be 'honest' or 'ct-clip', got {protocol!r}")
     if int(n_boot) < 1: raise ValueError(f'n_boot must be at least 1, got {n_boot}')
     inv, P = _clusters(patient_ids, len(p))
-    f = lambda W: _rows(p, y, pred, W, protocol, n_bins, micro)
-    per_row = p.size if micro else len(p)
+    prep = _prepare(p, y, pred, n_bins, micro) # sorted once
+    f = lambda W: _rows(p, y, pred, W, protocol, n_bins, micro, prep)
+    per_row = len(p)
     point = {k: v[0] for k, v in f(np.ones((1, len(p)))).items()}
     reps = _over_chunks(f, _replicate_counts(P, n_boot, seed), inv, per_row)
     jack = _over_chunks(f, 1 - np.eye(P, dtype=np.int64), inv, per_row) if method == 'bca' else {}
@@ -335,10 +358,11 @@ def compare_models(probs_a, # (N, C) one model's probabilities
     pa, y, names = _inputs(probs_a, labels, names)
     pb, _, _ = _inputs(probs_b, labels, names)
     inv, P = _clusters(patient_ids, len(y))
+    oa, ob = _orders(pa, y), _orders(pb, y)
     def f(W):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', RuntimeWarning)
-            a, b = _rank_sums(pa, y, W)[0], _rank_sums(pb, y, W)[0]
+            a, b = _rank_sums(oa, W)[0], _rank_sums(ob, W)[0]
             return {'a': np.column_stack([a, np.nanmean(a, 1)]), 'b': np.column_stack([b, np.nanmean(b, 1)])}
     point, reps = f(np.ones((1, len(y)))), _over_chunks(f, _replicate_counts(P, n_boot, seed), inv, 2*len(y))
     lo, hi = _interval(reps['a'] - reps['b'], None, ci, 'percentile')
