@@ -262,7 +262,7 @@ class Evaluation:
                 'metrics': json.loads(self.table.drop(columns='thresholds_from').to_json(orient='index'))}
         return {'csv': save_csv(self.table, folder/'metrics.csv', index=True), 'json': save_json(meta, folder/'metrics.json')}
 
-# %% ../nbs/07_evaluation.ipynb #709038e7
+# %% ../nbs/07_evaluation.ipynb #abd6beec
 def _resolve_thresholds(thresholds, rule, tune, protocol, p, y, names):
     "The thresholds `(C,)` and where they came from."
     if protocol == 'ct-clip':
@@ -319,7 +319,7 @@ def evaluate(probs, # (N, C) predicted probabilities (a DataFrame's columns name
     table['threshold'], table['n_pos'], table['thresholds_from'] = [*t, *extra], [*y.sum(0), *extra], source
     return Evaluation(table, protocol, source, t, p, y, names, tuple(point), P, n_boot, ci, seed)
 
-# %% ../nbs/07_evaluation.ipynb #4329c2e6
+# %% ../nbs/07_evaluation.ipynb #fcc8403e
 def delong_test(probs_a, # (N, C) one model's probabilities
                 probs_b, # (N, C) the other's, on the same volumes
                 labels, # (N, C) 0/1 labels
@@ -344,7 +344,7 @@ def delong_test(probs_a, # (N, C) one model's probabilities
         rows.append([auc[0], auc[1], d, se, z, 2*norm.sf(abs(z))])
     return pd.DataFrame(rows, columns=['auroc_a', 'auroc_b', 'diff', 'se', 'z', 'p'], index=pd.Index(names, name='label'))
 
-# %% ../nbs/07_evaluation.ipynb #8b1370f0
+# %% ../nbs/07_evaluation.ipynb #a420569e
 def compare_models(probs_a, # (N, C) one model's probabilities
                    probs_b, # (N, C) the other's, on the same volumes
                    labels, # (N, C) 0/1 labels
