@@ -51,21 +51,21 @@ def _orders(p, y, per=1):
 
 def _rank_sums(orders, W):
     "Weighted AUROC and average precision `(B, C)` of each column (`_orders`) for each row of the weights W `(B, N)`."
-    B = len(W)
+    B, WT = len(W), np.ascontiguousarray(W.T) # (N, B): the sums run down the volumes, across all replicates at once
     au, ap = np.full((B, len(orders)), np.nan), np.full((B, len(orders)), np.nan)
     for c, (neg, pos, lo, hi, plo) in enumerate(orders):
         if not len(pos): continue
-        cn, cp = np.zeros((B, len(neg) + 1)), np.zeros((B, len(pos) + 1))
-        np.cumsum(W[:, neg], 1, out=cn[:, 1:]) # negatives' weight up to each negative, low to high
-        wp = W[:, pos]; np.cumsum(wp, 1, out=cp[:, 1:])
-        P, Q = cp[:, -1], cn[:, -1]
-        below = cn[:, lo] # per positive: negatives' weight strictly below it
+        cn, cp = np.zeros((len(neg) + 1, B)), np.zeros((len(pos) + 1, B))
+        np.cumsum(WT[neg], 0, out=cn[1:]) # negatives' weight up to each negative, low to high
+        wp = WT[pos]; np.cumsum(wp, 0, out=cp[1:])
+        P, Q = cp[-1], cn[-1]
+        below = cn[lo] # per positive: negatives' weight strictly below it
         ok = (P > 0) & (Q > 0)
-        au[ok, c] = np.einsum('bi,bi->b', wp, below + cn[:, hi])[ok]/(2*P*Q)[ok] # ties count one half
-        tp = P[:, None] - cp[:, plo] # positives' weight at or above each positive's score
-        called = tp + Q[:, None] - below # all weight at or above it
+        au[ok, c] = np.einsum('ib,ib->b', wp, below + cn[hi])[ok]/(2*P*Q)[ok] # ties count one half
+        tp = P - cp[plo] # positives' weight at or above each positive's score
+        called = tp + Q - below # all weight at or above it
         np.divide(tp, called, out=tp, where=called > 0) # precision there (0 where nothing is called: tp is 0 too)
-        ap[P > 0, c] = np.einsum('bi,bi->b', wp, tp)[P > 0]/P[P > 0]
+        ap[P > 0, c] = np.einsum('ib,ib->b', wp, tp)[P > 0]/P[P > 0]
     return au, ap
 
 def _div(a, b, zero=np.nan):
