@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import csr_matrix
 from scipy.stats import norm, rankdata
 
 from .core import LABELS, save_csv, save_json
@@ -38,30 +39,35 @@ def _inputs(probs, labels, names=None):
             raise ValueError(f'{what} row {i}, column {names[j]!r}: {a[i, j]} is not {want}')
     return p, y, names
 
-def _orders(p, y, per=1):
-    "Per column: its negatives and positives from the lowest score up, and for each positive how many negatives score below it, at or below it, and how many positives below it. Indices are volume indices divided by `per`."
-    out = []
+def _orders(p, y, cluster):
+    "Per column, what its rank sums need: the negatives cut into runs between the positives' scores, as a (runs, patients) count matrix; the patients of the positives from the lowest score up (`cluster[i]`: row i's); for each positive the run edge below it and at or below it, and the number of positives below it."
+    out, P = [], int(cluster.max()) + 1
     for c in range(p.shape[1]):
         s, t = p[:, c], y[:, c] == 1
         neg, pos = np.flatnonzero(~t), np.flatnonzero(t)
         neg, pos = neg[np.argsort(s[neg], kind='stable')], pos[np.argsort(s[pos], kind='stable')]
         sn, sp = s[neg], s[pos]
-        out.append((neg//per, pos//per, np.searchsorted(sn, sp, 'left'), np.searchsorted(sn, sp, 'right'), np.searchsorted(sp, sp, 'left')))
+        lo, hi = np.searchsorted(sn, sp, 'left'), np.searchsorted(sn, sp, 'right') # negatives below, at or below
+        edges = np.unique(np.r_[0, lo, hi, len(neg)])
+        run = np.searchsorted(edges, np.arange(len(neg)), 'right') - 1
+        runs = csr_matrix((np.ones(len(neg)), (run, cluster[neg])), shape=(len(edges) - 1, P))
+        out.append((runs, cluster[pos], np.searchsorted(edges, lo), np.searchsorted(edges, hi), np.searchsorted(sp, sp, 'left')))
     return out
 
-def _rank_sums(orders, W):
-    "Weighted AUROC and average precision `(B, C)` of each column (`_orders`) for each row of the weights W `(B, N)`."
-    B, WT = len(W), np.ascontiguousarray(W.T) # (N, B): the sums run down the volumes, across all replicates at once
+def _rank_sums(orders, counts):
+    "Weighted AUROC and average precision `(B, C)` of each column (`_orders`) for each row of patient counts `(B, P)`."
+    B, CT = len(counts), np.ascontiguousarray(counts.T) # (P, B): sums run down the volumes, the replicates side by side
     au, ap = np.full((B, len(orders)), np.nan), np.full((B, len(orders)), np.nan)
-    for c, (neg, pos, lo, hi, plo) in enumerate(orders):
+    for c, (runs, pos, ilo, ihi, plo) in enumerate(orders):
         if not len(pos): continue
-        cn, cp = np.zeros((len(neg) + 1, B)), np.zeros((len(pos) + 1, B))
-        np.cumsum(WT[neg], 0, out=cn[1:]) # negatives' weight up to each negative, low to high
-        wp = WT[pos]; np.cumsum(wp, 0, out=cp[1:])
+        cn = np.zeros((runs.shape[0] + 1, B)) # negatives' weight below each run edge
+        np.cumsum(runs @ CT, 0, out=cn[1:])
+        cp = np.zeros((len(pos) + 1, B))
+        wp = CT[pos]; np.cumsum(wp, 0, out=cp[1:])
         P, Q = cp[-1], cn[-1]
-        below = cn[lo] # per positive: negatives' weight strictly below it
+        below = cn[ilo] # per positive: negatives' weight strictly below it
         ok = (P > 0) & (Q > 0)
-        au[ok, c] = np.einsum('ib,ib->b', wp, below + cn[hi])[ok]/(2*P*Q)[ok] # ties count one half
+        au[ok, c] = np.einsum('ib,ib->b', wp, below + cn[ihi])[ok]/(2*P*Q)[ok] # ties count one half
         tp = P - cp[plo] # positives' weight at or above each positive's score
         called = tp + Q - below # all weight at or above it
         np.divide(tp, called, out=tp, where=called > 0) # precision there (0 where nothing is called: tp is 0 too)
@@ -72,46 +78,48 @@ def _div(a, b, zero=np.nan):
     a, b = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
     return np.divide(a, b, out=np.full(a.shape, zero), where=b > 0)
 
-def _prepare(p, y, pred, n_bins=10, micro=True):
-    "What every replicate's metrics are made from: per volume the terms of the weighted sums `(N, F)`, the rank orders and the columns per volume; the same pooled over labels for the micro row."
+def _prepare(p, y, pred, n_bins=10, micro=True, inv=None):
+    "What every replicate's metrics are made from: per patient (`inv[i]`: volume i's) the terms of the weighted sums `(P, F)`, the rank orders, the columns per volume; the same pooled over labels for the micro row."
     N, C = p.shape
+    inv = np.arange(N) if inv is None else inv
     k = np.searchsorted(np.linspace(0, 1, n_bins + 1)[1:-1], p) # bin (edge_k, edge_k+1] of each probability
     D = np.zeros((N, C, n_bins)); np.put_along_axis(D, k[..., None], (y - p)[..., None], axis=2)
     terms = [y, pred*y, pred*(1 - y), (p - y)**2]
-    out = [(np.concatenate([*terms, D.reshape(N, -1)], 1), _orders(p, y), 1)]
-    if micro: out.append((np.concatenate([*(t.sum(1, keepdims=True) for t in terms), D.sum(1)], 1),
-                          _orders(p.reshape(-1, 1), y.reshape(-1, 1), C), C))
+    def per_patient(a): out = np.zeros((inv.max() + 1, a.shape[1])); np.add.at(out, inv, a); return out
+    out = [(per_patient(np.concatenate([np.ones((N, 1)), *terms, D.reshape(N, -1)], 1)), _orders(p, y, inv), 1)]
+    if micro: out.append((per_patient(np.concatenate([np.ones((N, 1)), *(t.sum(1, keepdims=True) for t in terms), D.sum(1)], 1)),
+                          _orders(p.reshape(-1, 1), y.reshape(-1, 1), np.repeat(inv, C)), C))
     return out
 
-def _metrics(terms, orders, per, W, protocol='honest', n_bins=10):
-    "Every metric `(B, C)` of each column for each row of the weights W `(B, N)`, from `_prepare`'s parts."
-    B, C = len(W), len(orders)
-    S = W @ terms
-    pos, tp, fp, sq = (S[:, i*C:(i + 1)*C] for i in range(4))
-    n = W.sum(1)[:, None]*per
+def _metrics(terms, orders, per, counts, protocol='honest', n_bins=10):
+    "Every metric `(B, C)` of each column for each row of patient counts `(B, P)`, from `_prepare`'s parts."
+    B, C = len(counts), len(orders)
+    S = np.einsum('bp,pf->bf', counts, terms) # not BLAS: its threads stall when the cores are shared
+    n = S[:, :1]*per
+    pos, tp, fp, sq = (S[:, 1 + i*C:1 + (i + 1)*C] for i in range(4))
     neg, fn = n - pos, pos - tp
     tn = neg - fp
-    au, ap = _rank_sums(orders, W)
+    au, ap = _rank_sums(orders, counts)
     if protocol == 'ct-clip': # scikit-learn's defaults in CT-CLIP's script: an undefined precision or F1 counts 0
         f1w = _div(pos*_div(2*tp, 2*tp + fp + fn, 0.) + neg*_div(2*tn, 2*tn + fn + fp, 0.), n)
         return dict(zip(CTCLIP_METRICS, (au, f1w, _div(tp + tn, n), _div(tp, tp + fp, 0.))))
-    ece = _div(np.abs(S[:, 4*C:].reshape(B, C, n_bins)).sum(2), n)
+    ece = _div(np.abs(S[:, 1 + 4*C:].reshape(B, C, n_bins)).sum(2), n)
     return dict(zip(EVAL_METRICS, (au, ap, _div(tp + tn, n), _div(tp, pos), _div(tn, neg), _div(tp, tp + fp),
                                    _div(2*tp, 2*tp + fp + fn), _div(sq, n), ece)))
 
-def _rows(p, y, pred, W, protocol='honest', n_bins=10, micro=True, prep=None):
-    "Each metric `(B, C + 1 [+ 1])`: the labels, their macro mean (over the labels that have the metric), the micro value."
+def _rows(p, y, pred, counts, protocol='honest', n_bins=10, micro=True, prep=None):
+    "Each metric `(B, C + 1 [+ 1])` for each row of counts `(B, P)` (without `prep`: one patient per volume): the labels, their macro mean (over the labels that have the metric), the micro value."
     prep = prep or _prepare(p, y, pred, n_bins, micro)
-    out = _metrics(*prep[0], W, protocol, n_bins)
+    out = _metrics(*prep[0], counts, protocol, n_bins)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning) # a replicate in which no label has the metric: nan
         out = {k: np.column_stack([v, np.nanmean(v, 1)]) for k, v in out.items()}
     if micro:
-        mi = _metrics(*prep[1], W, protocol, n_bins)
+        mi = _metrics(*prep[1], counts, protocol, n_bins)
         out = {k: np.column_stack([v, mi[k]]) for k, v in out.items()}
     return out
 
-# %% ../nbs/07_evaluation.ipynb #b0a74e5e
+# %% ../nbs/07_evaluation.ipynb #c507548f
 def choose_thresholds(probs, # (N, C) predicted probabilities of the tune split
                       labels, # (N, C) its 0/1 labels
                       rule:str='youden', # 'youden', 'f1', 'sensitivity@0.9' or 'specificity@0.95' (any target in (0, 1])
@@ -142,7 +150,7 @@ def choose_thresholds(probs, # (N, C) predicted probabilities of the tune split
         out[j] = s[last][k]
     return out
 
-# %% ../nbs/07_evaluation.ipynb #5aff9adf
+# %% ../nbs/07_evaluation.ipynb #8c927ca9
 def ctclip_thresholds(probs, # (N, C) predicted probabilities of the evaluated set
                       labels, # (N, C) its 0/1 labels
                      ) -> np.ndarray: # (C,) predicted positive strictly above it
@@ -159,7 +167,7 @@ def ctclip_thresholds(probs, # (N, C) predicted probabilities of the evaluated s
         out[j] = grid[np.flatnonzero(dist[:, j] == np.nanmin(dist[:, j]))[-1]]
     return out
 
-# %% ../nbs/07_evaluation.ipynb #88c4f347
+# %% ../nbs/07_evaluation.ipynb #9abac2cb
 def _clusters(patient_ids, n):
     "Each volume's cluster 0..P-1 (its patient's; its own without patient ids) and P."
     if patient_ids is None: return np.arange(n), n
@@ -174,10 +182,10 @@ def _replicate_counts(P, n_boot, seed):
 
 _CHUNK = 2**18 # weights per chunk of replicates: small enough to stay in the CPU's cache
 
-def _over_chunks(fn, counts, inv, per_row):
-    "fn(volume weights) on chunks of the replicate counts, concatenated: a few million weights at a time."
+def _over_chunks(fn, counts, per_row):
+    "fn(counts) on chunks of the replicates' patient counts, concatenated: a fraction of a million sums at a time."
     rows = max(1, _CHUNK//per_row)
-    parts = [fn(counts[i:i + rows][:, inv].astype(np.float64)) for i in range(0, len(counts), rows)]
+    parts = [fn(counts[i:i + rows].astype(np.float64)) for i in range(0, len(counts), rows)]
     return {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
 
 def _interval(reps, point, ci, method, jack=None):
@@ -204,15 +212,15 @@ def _bootstrap(p, y, pred, patient_ids, n_boot, ci, method, seed, protocol, micr
     if protocol not in ('honest', 'ct-clip'): raise ValueError(f"protocol must be 'honest' or 'ct-clip', got {protocol!r}")
     if int(n_boot) < 1: raise ValueError(f'n_boot must be at least 1, got {n_boot}')
     inv, P = _clusters(patient_ids, len(p))
-    prep = _prepare(p, y, pred, n_bins, micro) # sorted once
-    f = lambda W: _rows(p, y, pred, W, protocol, n_bins, micro, prep)
+    prep = _prepare(p, y, pred, n_bins, micro, inv) # sorted once
+    f = lambda counts: _rows(p, y, pred, counts, protocol, n_bins, micro, prep)
     per_row = len(p)
-    point = {k: v[0] for k, v in f(np.ones((1, len(p)))).items()}
-    reps = _over_chunks(f, _replicate_counts(P, n_boot, seed), inv, per_row)
-    jack = _over_chunks(f, 1 - np.eye(P, dtype=np.int64), inv, per_row) if method == 'bca' else {}
+    point = {k: v[0] for k, v in f(np.ones((1, P))).items()}
+    reps = _over_chunks(f, _replicate_counts(P, n_boot, seed), per_row)
+    jack = _over_chunks(f, 1 - np.eye(P, dtype=np.int64), per_row) if method == 'bca' else {}
     return point, {k: _interval(v, point[k], ci, method, jack.get(k)) for k, v in reps.items()}, reps
 
-# %% ../nbs/07_evaluation.ipynb #7400adf2
+# %% ../nbs/07_evaluation.ipynb #3134a95b
 def bootstrap_ci(probs, # (N, C) predicted probabilities
                  labels, # (N, C) 0/1 labels
                  thresholds=0.5, # a number or one per label (predicted positive at or above it; above it for 'ct-clip')
@@ -235,7 +243,7 @@ def bootstrap_ci(probs, # (N, C) predicted probabilities
     return pd.DataFrame({f'{k}_{s}': v[i] for k, v in lim.items() for i, s in enumerate(('lo', 'hi'))},
                         index=pd.Index([*names, 'macro', *(['micro'] if micro else [])], name='label'))
 
-# %% ../nbs/07_evaluation.ipynb #d5009c82
+# %% ../nbs/07_evaluation.ipynb #a6cb979a
 @dataclass
 class Evaluation:
     "The result of `evaluate`: the metrics table and what it was computed from."
@@ -262,7 +270,7 @@ class Evaluation:
                 'metrics': json.loads(self.table.drop(columns='thresholds_from').to_json(orient='index'))}
         return {'csv': save_csv(self.table, folder/'metrics.csv', index=True), 'json': save_json(meta, folder/'metrics.json')}
 
-# %% ../nbs/07_evaluation.ipynb #abd6beec
+# %% ../nbs/07_evaluation.ipynb #f1f8e532
 def _resolve_thresholds(thresholds, rule, tune, protocol, p, y, names):
     "The thresholds `(C,)` and where they came from."
     if protocol == 'ct-clip':
@@ -319,7 +327,7 @@ def evaluate(probs, # (N, C) predicted probabilities (a DataFrame's columns name
     table['threshold'], table['n_pos'], table['thresholds_from'] = [*t, *extra], [*y.sum(0), *extra], source
     return Evaluation(table, protocol, source, t, p, y, names, tuple(point), P, n_boot, ci, seed)
 
-# %% ../nbs/07_evaluation.ipynb #fcc8403e
+# %% ../nbs/07_evaluation.ipynb #0f862bd1
 def delong_test(probs_a, # (N, C) one model's probabilities
                 probs_b, # (N, C) the other's, on the same volumes
                 labels, # (N, C) 0/1 labels
@@ -344,7 +352,7 @@ def delong_test(probs_a, # (N, C) one model's probabilities
         rows.append([auc[0], auc[1], d, se, z, 2*norm.sf(abs(z))])
     return pd.DataFrame(rows, columns=['auroc_a', 'auroc_b', 'diff', 'se', 'z', 'p'], index=pd.Index(names, name='label'))
 
-# %% ../nbs/07_evaluation.ipynb #a420569e
+# %% ../nbs/07_evaluation.ipynb #d1a70443
 def compare_models(probs_a, # (N, C) one model's probabilities
                    probs_b, # (N, C) the other's, on the same volumes
                    labels, # (N, C) 0/1 labels
@@ -358,13 +366,13 @@ def compare_models(probs_a, # (N, C) one model's probabilities
     pa, y, names = _inputs(probs_a, labels, names)
     pb, _, _ = _inputs(probs_b, labels, names)
     inv, P = _clusters(patient_ids, len(y))
-    oa, ob = _orders(pa, y), _orders(pb, y)
+    oa, ob = _orders(pa, y, inv), _orders(pb, y, inv)
     def f(W):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', RuntimeWarning)
             a, b = _rank_sums(oa, W)[0], _rank_sums(ob, W)[0]
             return {'a': np.column_stack([a, np.nanmean(a, 1)]), 'b': np.column_stack([b, np.nanmean(b, 1)])}
-    point, reps = f(np.ones((1, len(y)))), _over_chunks(f, _replicate_counts(P, n_boot, seed), inv, 2*len(y))
+    point, reps = f(np.ones((1, P))), _over_chunks(f, _replicate_counts(P, n_boot, seed), 2*len(y))
     lo, hi = _interval(reps['a'] - reps['b'], None, ci, 'percentile')
     dl = delong_test(pa, pb, y, names)
     return pd.DataFrame({'auroc_a': point['a'][0], 'auroc_b': point['b'][0], 'diff': point['a'][0] - point['b'][0],
