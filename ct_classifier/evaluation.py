@@ -27,6 +27,10 @@ CTCLIP_NOTE = 'thresholds chosen on the evaluated set (CT-CLIP protocol)' # the 
 def _inputs(probs, labels, names=None):
     "Probabilities and 0/1 labels as float64 `(N, C)` arrays and the C label names (a DataFrame's columns; False: numbered), checked."
     if names is None and isinstance(probs, pd.DataFrame): names = list(probs.columns)
+    if isinstance(probs, pd.DataFrame) and isinstance(labels, pd.DataFrame): # matched by column name, not position
+        if set(probs.columns) != set(labels.columns):
+            raise ValueError(f'probs and labels name different columns: {sorted(set(probs.columns) ^ set(labels.columns))[:3]}')
+        labels = labels[list(probs.columns)]
     p, y = (np.asarray(a, dtype=np.float64) for a in (probs, labels))
     p, y = (a[:, None] if a.ndim == 1 else a for a in (p, y))
     if p.ndim != 2 or p.shape != y.shape: raise ValueError(f'probs {p.shape} and labels {y.shape} must both be (N, C)')
