@@ -6,8 +6,8 @@
 __all__ = ['search_space', 'suggest_params', 'apply_params', 'hpo_stages', 'promoted', 'run_trial', 'open_storage',
            'trials_table', 'write_study_outputs', 'run_study', 'ctc_hpo']
 
-# %% ../nbs/08_hpo.ipynb #9cf6c64d
-import gc, math, subprocess, sys, warnings
+# %% ../nbs/08_hpo.ipynb #7bee5cd2
+import gc, math, os, socket, subprocess, sys, warnings
 from copy import deepcopy
 from pathlib import Path
 
@@ -171,13 +171,13 @@ def open_storage(storage:str|Path|None, # a database URL, or a journal file (rel
 def trials_table(study:optuna.Study, # a study run by `run_study`
                 ) -> pd.DataFrame: # one row per trial
     "Number, state, value, largest fraction reached, score per fraction, seed, parameters and reason of every trial."
-    fr = study.user_attrs.get('fractions', [])
+    fr, dead = study.user_attrs.get('fractions', []), study.user_attrs.get('dead_workers', {})
     rows = []
     for t in study.get_trials(deepcopy=False):
         a = t.user_attrs
         rows.append({'number': t.number, 'state': t.state.name, 'value': t.value if t.state == TrialState.COMPLETE else None, 'fraction': a.get('fraction'),
                      **{f'score_f{f:g}': t.intermediate_values.get(k) for k, f in enumerate(fr)}, 'seed': a.get('seed'),
-                     **t.params, 'reason': a.get('fail_reason') or a.get('prune_reason'), 'run_dir': (a.get('run_dirs') or [None])[-1]})
+                     **t.params, 'reason': a.get('fail_reason') or a.get('prune_reason') or dead.get(str(t.number)), 'run_dir': (a.get('run_dirs') or [None])[-1]})
     return pd.DataFrame(rows)
 
 # %% ../nbs/08_hpo.ipynb #b46a24de
@@ -205,7 +205,7 @@ def _optimize(cfg, name, storage, folder, n, worker=0):
     st = _study(cfg, name, storage, folder, worker)
     stages = hpo_stages(cfg)
     def objective(trial):
-        trial.set_user_attr('worker', worker)
+        for k, v in (('worker', worker), ('host', socket.gethostname()), ('pid', os.getpid())): trial.set_user_attr(k, v)
         return run_trial(trial, cfg, stages, folder)
     st.optimize(objective, n_trials=n, catch=(Exception,), gc_after_trial=True)
 
@@ -214,6 +214,22 @@ def _worker(config, name, storage, folder, n, worker):
     _optimize(load_config(config), name, storage, Path(folder), int(n), int(worker))
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+def _alive(pid):
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass
+    return True
+
+def _fail_dead_trials(st):
+    "Mark FAIL the RUNNING trials whose worker process on this machine is gone (a killed run); the reasons go to the study's attributes."
+    dead = dict(st.user_attrs.get('dead_workers', {}))
+    for t in st.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        pid = t.user_attrs.get('pid')
+        if t.user_attrs.get('host') == socket.gethostname() and pid and not _alive(pid):
+            st.tell(t.number, state=TrialState.FAIL)
+            dead[str(t.number)] = f'its worker process {pid} ended while it ran (killed?)'
+    if dead: st.set_user_attr('dead_workers', dead)
 
 def run_study(cfg:Config, # the experiment, with its `hpo:` section
               n_trials:int|None=None, # finished trials the study should hold, counting earlier calls' (default `hpo.n_trials`)
@@ -236,6 +252,7 @@ def run_study(cfg:Config, # the experiment, with its `hpo:` section
         if k in st.user_attrs and st.user_attrs[k] != v:
             raise ValueError(f"study {name!r} in {storage or folder/'journal.log'} was run with {k} {st.user_attrs[k]}, the config asks for {v}; use another study name")
         st.set_user_attr(k, v)
+    _fail_dead_trials(st)
     left = n_trials - len(st.get_trials(deepcopy=False, states=_FINISHED))
     if left > 0 and workers == 1: _optimize(cfg, name, storage, folder, left)
     elif left > 0:
@@ -250,7 +267,7 @@ def run_study(cfg:Config, # the experiment, with its `hpo:` section
     write_study_outputs(st, cfg, folder)
     return st
 
-# %% ../nbs/08_hpo.ipynb #f93165f5
+# %% ../nbs/08_hpo.ipynb #f7597db8
 @call_parse
 def ctc_hpo(config:Param('YAML experiment config with an hpo: section', str, required=True)=None,
             n_trials:Param('finished trials the study should hold, counting earlier runs (default: hpo.n_trials)', int)=None,
