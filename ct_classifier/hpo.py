@@ -259,11 +259,16 @@ def run_study(cfg:Config, # the experiment, with its `hpo:` section
         save_config(cfg, folder/'study_config.yaml')
         parts = [left//workers + (i < left % workers) for i in range(workers)]
         code_ = 'import sys; from ct_classifier.hpo import _worker; _worker(*sys.argv[1:])'
-        procs = [subprocess.Popen([sys.executable, '-c', code_, str(folder/'study_config.yaml'), name, str(storage or ''), str(folder), str(n), str(i)],
-                                  stderr=subprocess.PIPE, text=True) for i, n in enumerate(parts) if n]
-        errs = [(i, p.communicate()[1]) for i, p in enumerate(procs)]
-        bad = [(i, e) for (i, e), p in zip(errs, procs) if p.returncode]
-        if bad: raise RuntimeError(f'HPO worker {bad[0][0]} failed: {bad[0][1].strip().splitlines()[-1] if bad[0][1].strip() else "no message"}')
+        procs = {}
+        for i, n in enumerate(parts):
+            if not n: continue
+            with open(folder/f'worker{i}.log', 'w') as log: # each worker's messages (a pipe could fill and stall it)
+                procs[i] = subprocess.Popen([sys.executable, '-c', code_, str(folder/'study_config.yaml'), name, str(storage or ''), str(folder), str(n), str(i)],
+                                            stdout=log, stderr=subprocess.STDOUT)
+        for i, p in procs.items():
+            if p.wait():
+                last = (folder/f'worker{i}.log').read_text(errors='replace').strip().splitlines() or ['no message']
+                raise RuntimeError(f"HPO worker {i} failed (exit status {p.returncode}; see {folder/f'worker{i}.log'}): {last[-1]}")
     write_study_outputs(st, cfg, folder)
     return st
 
