@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['QUICK', 'ConfigError', 'PathsConfig', 'SyntheticConfig', 'CleaningConfig', 'SamplingConfig', 'CTClipConfig',
-           'ModelConfig', 'TrainingConfig', 'Config', 'expand_path', 'config_from_dict', 'load_config',
-           'default_config', 'config_to_dict', 'save_config']
+           'ModelConfig', 'TrainingConfig', 'HPOParamConfig', 'HPOConfig', 'Config', 'expand_path', 'config_from_dict',
+           'load_config', 'default_config', 'config_to_dict', 'save_config']
 
 # %% ../nbs/00c_config.ipynb #1df0c8f9
 import difflib, math, os, re, types
@@ -118,6 +118,29 @@ class TrainingConfig:
     wandb: bool|Literal['online', 'offline'] = False # log every epoch to Weights & Biases (needs `pip install ct_classifier[wandb]`); false: wandb is never imported
     shuffle_labels: bool = False # a control: train on labels permuted between volumes (nothing should be learnt)
 
+# %% ../nbs/00c_config.ipynb #a7c1e002
+@dataclass
+class HPOParamConfig:
+    "One searched parameter: its distribution (see `ct_classifier.hpo.suggest_params`)."
+    type: Literal['float', 'int', 'categorical'] # the distribution
+    low: float|None = None # float and int: the smallest value
+    high: float|None = None # float and int: the largest value
+    log: bool = False # float and int: sample on a log scale
+    step: float|None = None # float and int: a grid step (not with log)
+    choices: list[Any] = field(default_factory=list) # categorical: the values (YAML scalars)
+
+# %% ../nbs/00c_config.ipynb #a7c1e004
+@dataclass
+class HPOConfig:
+    "The hyperparameter search of `ctc_hpo` (see `ct_classifier.hpo`)."
+    params: dict[str, HPOParamConfig] = field(default_factory=dict) # dotted config key → its distribution, e.g. {training.lr: {type: float, low: 1e-4, high: 1e-2, log: true}}
+    fractions: list[float] = field(default_factory=list) # the stages: HPO subsets of the split files, each trial starts on the smallest (empty: sampling.hpo_fractions)
+    n_trials: int = 20 # trials in the study, counting those of earlier calls
+    eta: int = 3 # only the best 1/eta of the trials that reached a stage go on to the next larger fraction
+    storage: str = '' # an RDB URL (e.g. postgresql://host/db) or a journal file; '' = `journal.log` in the study's folder
+    study_name: str = '' # '' = the experiment's name
+    seed: int = 0 # the TPE sampler's seed
+
 # %% ../nbs/00c_config.ipynb #4f3c86a6
 @dataclass
 class Config:
@@ -131,6 +154,7 @@ class Config:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    hpo: HPOConfig = field(default_factory=HPOConfig)
 
 _CHECKS = { # (section, key) → (test of the typed value, what is expected); floats must also be finite
     (SyntheticConfig, 'n_train_patients'): (lambda v: v >= 1, 'at least 1 patient'),
@@ -160,6 +184,11 @@ _CHECKS = { # (section, key) → (test of the typed value, what is expected); fl
     (TrainingConfig, 'patience'): (lambda v: v is None or v >= 1, 'at least 1 epoch'),
     (TrainingConfig, 'checkpoint_every'): (lambda v: v >= 0, 'a number of steps from 0'),
     (TrainingConfig, 'workers'): (lambda v: v >= 0, 'a number of processes from 0'),
+    (HPOParamConfig, 'choices'): (lambda v: all(x is None or isinstance(x, (bool, int, float, str)) for x in v), 'YAML scalars (numbers, strings, booleans, null)'),
+    (HPOParamConfig, 'step'): (lambda v: v is None or v > 0, 'a positive step or null'),
+    (HPOConfig, 'fractions'): (lambda v: all(0 < f <= 1 for f in v), 'fractions in (0, 1]'),
+    (HPOConfig, 'n_trials'): (lambda v: v >= 1, 'at least 1 trial'),
+    (HPOConfig, 'eta'): (lambda v: v >= 2, 'a reduction factor of at least 2'),
 }
 
 # %% ../nbs/00c_config.ipynb #88fa0b91

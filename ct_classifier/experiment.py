@@ -55,6 +55,7 @@ _LOG = get_logger('experiment')
 # %% ../nbs/06b_experiment.ipynb #03a10edc
 def prepare_data(cfg:Config, # the experiment
                  progress:bool=True,
+                 hpo_fraction:float|None=None, # train on this nested HPO subset of `train.csv` (`hpo/train_<f>.csv`; see `write_splits`)
                 ) -> dict: # 'train', 'tune' (None without a tune split), 'valid' → split table; 'cache' → the cache folder
     "Make what a training run reads and is missing: synthetic set (if asked for), master list, split files, cache."
     lay, s, sp, tc = CTRateLayout(cfg.paths.data_root), cfg.synthetic, cfg.sampling, cfg.training
@@ -73,7 +74,7 @@ def prepare_data(cfg:Config, # the experiment
         if diff: raise ValueError(f'{manifest}: the split files were written with other settings than the config asks for '
                                   f'({", ".join(f"{k} {a} vs {b}" for k, (a, b) in diff.items())}); use another paths.splits_dir or delete that folder')
     else: write_splits(cfg.paths.master_csv, cfg.paths.splits_dir, sp.fraction, sp.seed, sp.hpo_fractions, tune_fraction=sp.tune_fraction)
-    out = {k: read_split(cfg.paths.splits_dir, k, missing_ok=k == 'tune') for k in ('train', 'tune', 'valid')}
+    out = {k: read_split(cfg.paths.splits_dir, k, hpo_fraction if k == 'train' else None, missing_ok=k == 'tune') for k in ('train', 'tune', 'valid')}
     tables = pd.concat([t for t in out.values() if t is not None], ignore_index=True)
     c = generate_cache(tables, cfg.paths.data_root, cfg.paths.cache_dir, tc.profile, workers=max(1, tc.workers), progress=progress)
     if c.failed: _LOG.warning(f'{len(c.failed)} volume(s) could not be cached and are left out: {list(c.failed)[:5]}')
@@ -91,6 +92,7 @@ def train_from_config(cfg:Config, # the experiment
                       run_dir:str|Path|None=None, # continue this run folder (with `resume`), or write a new one under `paths.output_dir`
                       resume:bool=False, # continue from `run_dir/last_checkpoint.pth`
                       progress:bool=True,
+                      hpo_fraction:float|None=None, # train on this HPO subset of the train split (`prepare_data`), as `ctc_hpo`'s stages do
                      ) -> Trainer: # the trainer after `fit`: its history, best epoch, run folder
     "Prepare the data, build the model and loss from `cfg`, and train in a run folder; resumes a run exactly. Under torchrun: data-parallel, rank 0 prepares and writes."
     tc, mc = cfg.training, cfg.model
@@ -100,7 +102,7 @@ def train_from_config(cfg:Config, # the experiment
                           + (f' with unfreeze_last {mc.ctclip.unfreeze_last}' if mc.family == 'ctclip' else ''))
     info = init_distributed(cfg.device) # alone: no process group, the config's device
     seed_everything(cfg.seed)
-    data = run_on_main(prepare_data, cfg, progress) # under torchrun: rank 0 prepares, the others wait for its tables
+    data = run_on_main(prepare_data, cfg, progress, hpo_fraction) # under torchrun: rank 0 prepares, the others wait for its tables
     train = _shuffled_labels(data['train'], cfg.seed) if tc.shuffle_labels else data['train']
     sets = {k: CachedVolumeDataset(t, data['cache'], on_missing='drop') for k, t in (('train', train), ('tune', data['tune']), ('valid', data['valid'])) if t is not None}
     model = create_model(mc, **mc.options)
