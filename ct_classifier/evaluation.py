@@ -17,7 +17,7 @@ from scipy.sparse import csr_matrix
 from scipy.stats import norm, rankdata
 
 from .core import LABELS, save_csv, save_json
-from .metrics import METRICS, youden_thresholds
+from .metrics import METRICS, operating_points, youden_thresholds
 
 # %% ../nbs/07_evaluation.ipynb #e7a0c002
 from .inference import predict # `predict(model_or_run, paths)`: probabilities and decisions per file (07a_inference)
@@ -144,17 +144,14 @@ def choose_thresholds(probs, # (N, C) predicted probabilities of the tune split
     for j in range(p.shape[1]):
         pos = y[:, j].sum(); neg = len(y) - pos
         if pos == 0 or neg == 0: continue
-        o = np.argsort(-p[:, j], kind='stable')
-        s, t = p[o, j], y[o, j]
-        last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1] # each distinct score, high to low
-        tp, fp = np.cumsum(t)[last], np.cumsum(1 - t)[last] # counts with everything >= s[last] predicted positive
+        thr, tp, fp = operating_points(p[:, j], y[:, j]) # counts with everything >= thr predicted positive
         if kind == 'f1': k = np.argmax(2*tp/(tp + fp + pos))
         elif kind == 'sensitivity': k = np.flatnonzero(tp/pos >= target - 1e-12)[0]
         else:
             ok = np.flatnonzero(1 - fp/neg >= target - 1e-12)
-            if not len(ok): out[j] = np.nextafter(s[0], np.inf); continue # nothing positive: specificity 1
+            if not len(ok): out[j] = np.nextafter(thr[0], np.inf); continue # nothing positive: specificity 1
             k = ok[-1]
-        out[j] = s[last][k]
+        out[j] = thr[k]
     return out
 
 # %% ../nbs/07_evaluation.ipynb #8c927ca9
