@@ -1,5 +1,17 @@
-"""Shared by the benchmark scripts: run a measurement in a fresh process and read its memory from /proc."""
-import multiprocessing as mp, resource, traceback
+"""Shared by the benchmark scripts: the CPU they ran on, a measurement in a fresh process, its memory from /proc."""
+import multiprocessing as mp, os, platform, resource, traceback
+
+
+def cpu_line() -> str:
+    "CPU model and its AVX2 / AVX-512 support, the number of cores, and the load average: the part of every benchmark's machine line."
+    model, flags = platform.processor() or '?', set()
+    try:
+        for line in open('/proc/cpuinfo'):
+            if line.startswith('model name'): model = line.split(':', 1)[1].strip()
+            elif line.startswith('flags'): flags = set(line.split(':', 1)[1].split())
+    except OSError: pass
+    simd = ', '.join(f for f, k in (('AVX2', 'avx2'), ('AVX-512', 'avx512f'), ('AVX-512 BF16', 'avx512_bf16')) if k in flags) or 'no AVX2'
+    return f'{model} ({simd}), {os.cpu_count()} cores', f'load average {"/".join(f"{v:.2f}" for v in os.getloadavg())}'
 
 
 def proc_status_mb(field='VmHWM'):

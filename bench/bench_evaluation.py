@@ -26,23 +26,18 @@ replicates, the reference once (it takes over a minute; its relative noise is sm
 
 Run from the repository root:  python bench/bench_evaluation.py [--boot 2000] [--rounds 3] [--quick]
 """
-import argparse, os, platform, time
+import argparse, os, time
 
 import numpy as np
+
+from _fresh import cpu_line
 
 
 def machine() -> str:
     "CPU model, AVX2/AVX-512, cores, numpy / scikit-learn versions, load average."
     import sklearn
-    model, flags = platform.processor() or '?', set()
-    try:
-        for line in open('/proc/cpuinfo'):
-            if line.startswith('model name'): model = line.split(':', 1)[1].strip()
-            elif line.startswith('flags'): flags = set(line.split(':', 1)[1].split())
-    except OSError: pass
-    simd = ', '.join(f for f, k in (('AVX2', 'avx2'), ('AVX-512', 'avx512f')) if k in flags) or 'no AVX2'
-    return (f'{model} ({simd}), {os.cpu_count()} cores; numpy {np.__version__}, scikit-learn {sklearn.__version__}; '
-            f'load average {"/".join(f"{v:.2f}" for v in os.getloadavg())}')
+    cpu, load = cpu_line()
+    return f'{cpu}; numpy {np.__version__}, scikit-learn {sklearn.__version__}; {load}'
 
 
 def synthetic(n_vol=3039, n_pat=1304, seed=0):

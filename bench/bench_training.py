@@ -46,13 +46,15 @@ into the repository.
 
 Run from the repository root:  python bench/bench_training.py [--quick] [--device cpu] [--parts abc]
 """
-import argparse, copy, os, platform, shutil, tempfile, time, warnings
+import argparse, copy, os, shutil, tempfile, time, warnings
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+
+from _fresh import cpu_line
 
 ROT_DEG, TRANSLATE, INTENSITY, P_FLIP = 10., 0.05, (0.05, 0.05), 0.5 # the augmentation of both sides in (a) and of (b)
 
@@ -63,17 +65,10 @@ def sync(dev):
 
 def machine() -> str:
     "CPU model, AVX2/AVX-512, cores, torch and monai versions, load average."
-    model, flags = platform.processor() or '?', set()
-    try:
-        for line in open('/proc/cpuinfo'):
-            if line.startswith('model name'): model = line.split(':', 1)[1].strip()
-            elif line.startswith('flags'): flags = set(line.split(':', 1)[1].split())
-    except OSError: pass
     try: import monai; mv = monai.__version__
     except ImportError: mv = 'not installed'
-    simd = ', '.join(f for f, k in (('AVX2', 'avx2'), ('AVX-512', 'avx512f'), ('AVX-512 BF16', 'avx512_bf16')) if k in flags) or 'no AVX2'
-    return (f'{model} ({simd}), {os.cpu_count()} cores, {torch.get_num_threads()} torch threads; torch {torch.__version__}, '
-            f'monai {mv}; load average {"/".join(f"{v:.2f}" for v in os.getloadavg())}')
+    cpu, load = cpu_line()
+    return f'{cpu}, {torch.get_num_threads()} torch threads; torch {torch.__version__}, monai {mv}; {load}'
 
 
 def synthetic_split(root, n):
