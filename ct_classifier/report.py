@@ -18,6 +18,7 @@ from .script import Param, call_parse
 from .cache import cache_folder
 from .data import CachedVolumeDataset, read_split_table
 from .evaluation import Evaluation, evaluate
+from .metrics import operating_points
 from .inference import load_run
 from .sampling import split_path
 from . import training
@@ -25,12 +26,9 @@ from . import training
 # %% ../nbs/07c_report.ipynb #ace1d256
 def _curve(p, y):
     "Distinct thresholds, high to low, and predicting positive at or above each: FPR, TPR (recall), precision."
-    o = np.argsort(-p, kind='stable')
-    s, t = p[o], y[o]
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    tp, fp = np.cumsum(t)[last], np.cumsum(1 - t)[last]
+    thr, tp, fp = operating_points(p, y)
     with np.errstate(invalid='ignore', divide='ignore'):
-        return s[last], fp/fp[-1], tp/tp[-1], tp/(tp + fp)
+        return thr, fp/fp[-1], tp/tp[-1], tp/(tp + fp)
 
 def _operating_point(ev, j):
     "FPR, TPR and precision of label j at its threshold (above it for 'ct-clip', at or above it otherwise)."
@@ -46,10 +44,13 @@ def _grid(n, ncols, size=2.3):
     for ax in axes.flat[n:]: ax.axis('off')
     return fig, axes.flat
 
+_MARK = 'ct_classifier ctc_evaluate' # in report.md and the PNGs: how a rerun knows a file is its own
+
 def _save(fig, path):
+    "Write `fig` to `path` as PNG, atomically and marked as the package's, when a path is given."
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=150, bbox_inches='tight')
+        with atomic_write(path, 'wb') as f: fig.savefig(f, format='png', dpi=150, bbox_inches='tight', metadata={'Software': _MARK})
     return fig
 
 def plot_roc(ev:Evaluation, # the result of `evaluate`
@@ -151,7 +152,6 @@ def interval_table(ev:Evaluation, # the result of `evaluate`
     return out
 
 # %% ../nbs/07c_report.ipynb #7f707382
-_MARK = 'ct_classifier ctc_evaluate' # in report.md and the PNGs: how a rerun knows a file is its own
 _REPORT_METRICS = ('auroc', 'auprc', 'sensitivity', 'specificity', 'precision', 'f1', 'brier', 'ece') # the columns of the report's table
 
 def _head(path, n=4096) -> bytes:
@@ -166,12 +166,6 @@ _OURS = {'report.md': lambda p: _MARK.encode() in _head(p, 200), # file name →
          'metrics.json': _json_is_metrics,
          'predictions.csv': lambda p: _head(p).startswith(b'VolumeName,patient_id,'),
          **{f'{k}.png': (lambda p: _head(p).startswith(b'\x89PNG') and _MARK.encode() in _head(p)) for k in ('roc', 'pr', 'reliability', 'forest')}}
-
-def _save_png(fig, path) -> Path:
-    "Write `fig` as PNG atomically, marked as this command's, and close it."
-    with atomic_write(path, 'wb') as f: fig.savefig(f, format='png', dpi=110, bbox_inches='tight', metadata={'Software': _MARK})
-    plt.close(fig)
-    return Path(path)
 
 def _md_table(df) -> str:
     head = [df.index.name or '', *df.columns]
@@ -238,7 +232,7 @@ def evaluate_run(run_dir, # a run folder that `ctc_train` wrote (config.yaml, be
         cols[f'{l}_prob'], cols[f'{l}_true'], cols[f'{l}_pred'] = probs[:, j], y[:, j].astype(int), (probs[:, j] >= ev.thresholds[j]).astype(int)
     files['predictions.csv'] = save_csv(pd.DataFrame(cols), folder/'predictions.csv')
     for name, plot in (('roc', plot_roc), ('pr', plot_pr), ('reliability', plot_reliability), ('forest', plot_intervals)):
-        files[f'{name}.png'] = _save_png(plot(ev), folder/f'{name}.png')
+        files[f'{name}.png'] = folder/f'{name}.png'; plt.close(plot(ev, path=files[f'{name}.png']))
     with atomic_write(folder/'report.md', 'w', encoding='utf-8') as f: f.write(_report(ev, im, run, split, folder))
     files['report.md'] = folder/'report.md'
     return {'evaluation': ev, 'folder': folder, 'files': files}
