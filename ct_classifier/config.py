@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['QUICK', 'ConfigError', 'PathsConfig', 'SyntheticConfig', 'CleaningConfig', 'SamplingConfig', 'CTClipConfig',
            'ModelConfig', 'TrainingConfig', 'HPOParamConfig', 'HPOConfig', 'Config', 'expand_path', 'config_from_dict',
-           'load_config', 'default_config', 'config_to_dict', 'save_config']
+           'set_keys', 'load_config', 'default_config', 'config_to_dict', 'save_config']
 
 # %% ../nbs/00c_config.ipynb #1df0c8f9
 import difflib, math, os, re, types
@@ -275,6 +275,18 @@ def config_from_dict(d:dict, # the parsed YAML
     "Build and check a config dataclass from a plain dict."
     return _build(cls, d, '', _Ctx(source, Path(base_dir)))
 
+# %% ../nbs/00c_config.ipynb #c0c5e702
+def set_keys(d:dict, # a config as nested dicts (e.g. read from YAML, or `config_to_dict`)
+             values:dict, # dotted key → value, e.g. `{'training.lr': 3e-3}`
+            ) -> dict: # `d`, changed in place
+    "Set each dotted key of `values` in the nested dict `d`."
+    for k, v in values.items():
+        *parents, last = k.split('.')
+        node = d
+        for p in parents: node = node.setdefault(p, {})
+        node[last] = v
+    return d
+
 # %% ../nbs/00c_config.ipynb #cacf0b09
 def load_config(path:str|Path, # a YAML experiment file, e.g. `configs/demo.yaml`
                 overrides:dict|None=None, # dotted keys set after reading, e.g. `{'synthetic.seed': 3}`
@@ -286,12 +298,7 @@ def load_config(path:str|Path, # a YAML experiment file, e.g. `configs/demo.yaml
     except yaml.YAMLError as e: raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if d is None: d = {}
     if not isinstance(d, dict): raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {_show(d)}")
-    for k, v in (overrides or {}).items():
-        *parents, last = k.split('.')
-        node = d
-        for p in parents: node = node.setdefault(p, {})
-        node[last] = v
-    return config_from_dict(d, path.parent.resolve(), str(path))
+    return config_from_dict(set_keys(d, overrides or {}), path.parent.resolve(), str(path))
 
 # %% ../nbs/00c_config.ipynb #0a34e881
 QUICK = {'name': 'quick', 'synthetic': {'generate': True}} # what the quick experiment (`configs/quick.yaml`) sets; the rest is defaults

@@ -18,7 +18,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import TrialState
 
 from .core import get_logger, save_csv
-from .config import Config, ConfigError, config_from_dict, config_to_dict, load_config, save_config
+from .config import Config, ConfigError, config_from_dict, config_to_dict, load_config, save_config, set_keys
 from .script import Param, call_parse
 from .sampling import read_split, split_path
 from .experiment import prepare_data, train_from_config
@@ -71,12 +71,7 @@ def apply_params(cfg:Config, # the base experiment
                  seed:int|None=None, # the run's seed (default: the config's)
                 ) -> Config:
     "A copy of `cfg` with `params` set and checked like a config file; the objective's metric (macro AUROC) picks the epoch."
-    d = config_to_dict(cfg)
-    for key, v in params.items():
-        *parents, last = key.split('.')
-        node = d
-        for p in parents: node = node[p]
-        node[last] = v
+    d = set_keys(config_to_dict(cfg), params)
     d['training']['metric'] = 'auroc'
     if seed is not None: d['seed'] = seed
     return config_from_dict(d, source=f'the parameters {params}')
