@@ -300,6 +300,7 @@ PROFILES = {
     'cnn': Profile('cnn', spacing=(3., 1.5, 1.5), shape=(112, 240, 240)),
     'cnn_small': Profile('cnn_small', spacing=(6., 3., 3.), shape=(48, 112, 112)),
     'cnn_tiny': Profile('cnn_tiny', spacing=(9., 4.5, 4.5), shape=(32, 72, 72)),
+    'ctclip_tiny': Profile('ctclip_tiny', spacing=(9., 4.5, 4.5), shape=(40, 80, 80)), # CTViT 'tiny' (4 × 4 × 4 tokens)
 }
 
 def get_profile(profile:str|Profile) -> Profile:
