@@ -8,7 +8,7 @@ __all__ = ['LABELS', 'N_LABELS', 'CTCLIP_POS_WEIGHT', 'CTRATE_PREVALENCE', 'META
            'parse_age', 'CTRateLayout', 'get_logger', 'atomic_path', 'atomic_write', 'save_text', 'save_json',
            'save_csv', 'save_npy', 'save_torch', 'append_jsonl', 'save_nifti', 'read_csv_file', 'read_json_file',
            'read_table', 'check_output_file', 'seed_everything', 'seed_worker', 'loader_seed_kwargs', 'pick_device',
-           'progress_bar', 'parallel_map']
+           'fast_mode', 'progress_bar', 'parallel_map']
 
 # %% ../nbs/00_core.ipynb #bf222506
 import contextlib, json, logging, os, random, re, shutil, signal, sys, tempfile, threading, time, uuid
@@ -338,6 +338,15 @@ def pick_device(prefer:str|None=None, # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'; 
             raise ValueError(f"device {prefer!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) are visible")
     if dev.type == 'mps' and not _mps_available(): raise ValueError(f"device {prefer!r} asked for, but MPS is not available")
     return dev
+
+# %% ../nbs/00_core.ipynb #bcdfd937
+def fast_mode(env:str='CTC_FAST', # the environment variable that holds the switch
+             ) -> bool: # True: tiny sizes (the default); False: real sizes
+    "The notebooks' size switch: `$CTC_FAST` is 1/true/yes (or unset) for tiny sizes, 0/false/no for real ones."
+    v = os.environ.get(env, '1').strip().lower()
+    if v in ('', '1', 'true', 'yes'): return True
+    if v in ('0', 'false', 'no'): return False
+    raise ValueError(f'${env} is {v!r}: expected 1 (tiny sizes, the default) or 0 (real sizes, on a GPU box)')
 
 # %% ../nbs/00_core.ipynb #fcf7bd08
 class _StderrProgressBar(ConsoleProgressBar):
