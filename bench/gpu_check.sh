@@ -17,12 +17,13 @@
 # is recorded as such and the next one runs):
 #   env            nvidia-smi, torch / CUDA / cuDNN versions, the package's version
 #   ctvit_*        bench/bench_ctvit.py: one full-size CTViT forward (1x1x240x480x480) on the GPU, bf16 autocast and
-#                  float32 at batch 1, bf16 at batch 4 (CT-CLIP's comparison only with CTCLIP_DIR set)
+#                  float32 at batch 1, bf16 at batch 4 (ours only: CT-CLIP's module is compared on the CPU, by hand)
 #   embed          bench/bench_embed.py --device cuda: encode once vs the frozen encoder every epoch
 #   train_b        bench/bench_training.py --parts b --device cuda: ResNet-18 training steps, bf16 autocast
 #   train_c        bench/bench_training.py --parts c --device cuda: the CT-CLIP recipe, 5 epochs, both ways
 #   cache          bench/bench_cache.py --device cuda: a cache entry read and moved to the GPU, vs MONAI
 #   preprocess     bench/bench_preprocess.py --device cuda: preprocessing one 512x512x300 volume on the GPU vs the CPU
+#                  (and CT-CLIP's own loader too when CTCLIP_DIR names a checkout of CT-CLIP's repository)
 #   train_a        bench/bench_training.py --parts a --device cuda: the data pipeline with augmentation on the GPU vs MONAI
 #   notebooks      nbdev_test --flags gpu on every notebook with a `#| gpu` cell, whole notebooks (the unflagged cells
 #                  too, since the gpu cells use what earlier cells define), in parallel, `#| slow` cells skipped
@@ -83,7 +84,7 @@ fi
 CTC=${CTCLIP_DIR:+--ctclip $CTCLIP_DIR}
 STEPS=(
   "env|30|nvidia-smi; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; $PY -c 'import torch, ct_classifier; print(\"torch\", torch.__version__, \"CUDA\", torch.version.cuda, \"cuDNN\", torch.backends.cudnn.version(), \"device\", torch.cuda.get_device_name(0), \"ct_classifier\", ct_classifier.__version__)'"
-  "ctvit_bf16|90|$PY bench/bench_ctvit.py --device cuda --dtype bf16 --batch 1 --repeat 5 --rounds 1 $CTC"
+  "ctvit_bf16|90|$PY bench/bench_ctvit.py --device cuda --dtype bf16 --batch 1 --repeat 5 --rounds 1"
   "ctvit_fp32|90|$PY bench/bench_ctvit.py --device cuda --dtype float32 --batch 1 --repeat 5 --rounds 1"
   "ctvit_bf16_b4|90|$PY bench/bench_ctvit.py --device cuda --dtype bf16 --batch 4 --repeat 3 --rounds 1"
   "embed|120|$PY bench/bench_embed.py --device cuda --volumes 8 --epochs 10"
@@ -105,7 +106,10 @@ for f in sorted(pathlib.Path('nbs').glob('*.ipynb')):
         if any(l.replace(' ', '') == '#|gpu' for l in src[:5]): print(f); break
 EOF
 }
-nbdev_test_cmd() { if command -v nbdev_test >/dev/null 2>&1; then echo nbdev_test; else echo "$PY -c 'from nbdev.test import nbdev_test; nbdev_test()'"; fi; }
+nbdev_test_cmd() { # the console script on PATH, else the one beside the interpreter (never `python -c`: nbdev's call_parse would ignore the arguments)
+    if command -v nbdev_test >/dev/null 2>&1; then echo nbdev_test; return; fi
+    "$PY" -c 'import os, sys; print(os.path.join(os.path.dirname(sys.executable), "nbdev_test"))' 2>/dev/null || echo nbdev_test
+}
 wanted() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 
 if [ "$DRY" = 1 ]; then
@@ -135,35 +139,37 @@ LOGDIR=$(mktemp -d -t gpu_check_logs.XXXXXX)
 RAW="${RESULTS%.txt}_logs.txt"
 mkdir -p "$(dirname "$RESULTS")"
 : > "$RESULTS"; : > "$RAW"
-say() { echo "$*" | tee -a "$RESULTS"; }
+say() { echo "$*" >> "$RESULTS"; }
 say "# gpu_check.sh results, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(hostname), git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 say "# budget ${BUDGET} s; raw logs of every step: $RAW"
 say "# no GPU side (not run here): $NO_GPU_SIDE"
 say ""
 
 peak_smi() { # max memory.used (MiB) in a sampler file
-    awk -F', *' 'NF{v=$1+0; if(v>m)m=v} END{print m+0}' "$1" 2>/dev/null
+    awk -F', *' '$1 ~ /^[0-9]+$/ {v=$1+0; if(v>m)m=v; n++} END{if(n) print m " MiB"; else print "n/a"}' "$1" 2>/dev/null
 }
 
 run_step() { # name timeout command...
     local name=$1 to=$2 cmd=$3 log="$LOGDIR/$1.log" left t0 t1 rc status smi peak
     left=$(( BUDGET - ($(date +%s) - START) ))
     if [ "$left" -lt 15 ]; then
-        say "## $name: SKIPPED (out of budget: ${left} s left); rerun with --only $name"; say ""; return
+        say "## $name: SKIPPED (out of budget: ${left} s left); rerun with --only $name"; say ""
+        echo "[$(( $(date +%s) - START )) s] $name: SKIPPED (out of budget)"; return
     fi
     [ "$to" -gt "$left" ] && to=$left
     smi="$LOGDIR/$name.smi"
     nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 > "$smi" 2>/dev/null &
     local smi_pid=$!
+    echo "[$(( $(date +%s) - START )) s] $name: running (timeout ${to} s)"
     t0=$(date +%s.%N)
     timeout --kill-after=10 "$to" bash -c "$cmd" > "$log" 2>&1; rc=$?
     t1=$(date +%s.%N)
     kill "$smi_pid" 2>/dev/null; wait "$smi_pid" 2>/dev/null
     peak=$(peak_smi "$smi")
     case $rc in 0) status=OK ;; 124|137) status="FAILED: timed out after ${to} s" ;; *) status="FAILED: exit code $rc" ;; esac
-    say "## $name: $status ($(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s, timeout ${to} s; nvidia-smi peak memory.used ${peak} MiB)"
+    say "## $name: $status ($(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s, timeout ${to} s; nvidia-smi peak memory.used ${peak})"
     say "\$ $cmd"
-    grep -i 'peak GPU memory' "$log" | sed 's/^/  /' | tee -a "$RESULTS" >/dev/null
+    grep -i 'peak GPU memory' "$log" | sed 's/^/  /' >> "$RESULTS"
     tail -n 25 "$log" | sed 's/^/    /' >> "$RESULTS"
     say ""
     { echo "===== $name ($status) ====="; echo "\$ $cmd"; cat "$log"; echo; } >> "$RAW"
@@ -177,10 +183,21 @@ for s in "${STEPS[@]}"; do
         cmd="rc=0; for nb in $(echo $nbs); do (OMP_NUM_THREADS=4 $nbt --flags gpu --path \$nb > $LOGDIR/nb_\$(basename \$nb).log 2>&1; echo \$? > $LOGDIR/nb_\$(basename \$nb).rc) & done; wait; for nb in $(echo $nbs); do echo \"----- \$nb\"; cat $LOGDIR/nb_\$(basename \$nb).log; done; for nb in $(echo $nbs); do r=\$(cat $LOGDIR/nb_\$(basename \$nb).rc); echo \"\$nb: \$([ \"\$r\" = 0 ] && echo passed || echo FAILED, exit code \$r)\"; [ \"\$r\" = 0 ] || rc=1; done; exit \$rc"
     fi
     run_step "$name" "$to" "$cmd"
+    if [ "$name" = notebooks ]; then # each notebook's own verdict, also when the step timed out
+        for nb in $nbs; do
+            b=$(basename "$nb"); r=$(cat "$LOGDIR/nb_$b.rc" 2>/dev/null || echo none)
+            case $r in 0) v=passed ;; none) v="did not finish (timed out)" ;; *) v="FAILED, exit code $r" ;; esac
+            say "  notebook $nb: $v"
+            { echo "===== notebook $nb ($v) ====="; cat "$LOGDIR/nb_$b.log" 2>/dev/null; echo; } >> "$RAW"
+        done
+        say ""
+    fi
 done
 
 TOTAL=$(( $(date +%s) - START ))
 say "# total wall time: ${TOTAL} s (budget ${BUDGET} s)"
 say "# steps: $(grep -c '^## .*: OK' "$RESULTS") OK, $(grep -c '^## .*: FAILED' "$RESULTS") failed, $(grep -c '^## .*: SKIPPED' "$RESULTS") skipped"
+echo "----- summary (the whole results: $RESULTS; raw logs: $RAW)"
+grep -E '^## |^  .*peak GPU memory|^  notebook |^# total|^# steps' "$RESULTS"
 rm -rf "$LOGDIR"
 exit 0
