@@ -30,6 +30,8 @@
 # Benchmarks with no GPU side are listed in the results as such: bench_data (pandas), bench_evaluation (numpy),
 # bench_synthetic (numpy), bench_hpo (tiny CPU trainings, compared at equal compute), compare_ctvit (needs a CT-CLIP
 # checkout; run it by hand).
+# Environment: PYTHON (the interpreter; default python, else python3); CTCLIP_DIR (a checkout of CT-CLIP's repository,
+# for the preprocess step); GPU_CHECK_ASSUME_GPU=1 (run the steps without a GPU: only to test this script's bookkeeping).
 # Peak GPU memory per step: nvidia-smi's memory.used sampled every 200 ms during the step (the whole device, so the
 # CUDA context is included) and, where a benchmark prints it, torch.cuda.max_memory_allocated.
 set -u
@@ -41,7 +43,7 @@ while [ $# -gt 0 ]; do
         --only) ONLY="$2"; shift ;;
         --budget) BUDGET="$2"; shift ;;
         --fetch-wheels) WHEELS="$2"; shift ;;
-        -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set -u/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "gpu_check.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
         *) RESULTS="$1" ;;
     esac
@@ -49,6 +51,8 @@ while [ $# -gt 0 ]; do
 done
 PY=${PYTHON:-python}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
+case $RESULTS in /*) ;; *) RESULTS="$PWD/$RESULTS" ;; esac # paths given are relative to where it was called from
+case $WHEELS in /*|'') ;; *) WHEELS="$PWD/$WHEELS" ;; esac
 cd "$(dirname "$0")/.." || exit 1 # the repository root
 
 # ---------------------------------------------------------------- wheels for a bare CUDA image (run where pip works)
