@@ -95,8 +95,8 @@ STEPS=(
   "train_b|120|$PY bench/bench_training.py --device cuda --parts b --train-batch 4 --train-steps 10"
   "train_c|150|$PY bench/bench_training.py --device cuda --parts c"
   "cache|90|$PY bench/bench_cache.py --device cuda --repeat 5"
-  "preprocess|120|$PY bench/bench_preprocess.py --device cuda --repeat 5 --skip-monai $CTC"
-  "train_a|150|$PY bench/bench_training.py --device cuda --parts a --workers 0,4 --rounds 2"
+  "preprocess|120|$PY bench/bench_preprocess.py --device cuda --repeat 3 --skip-monai $CTC"
+  "train_a|150|$PY bench/bench_training.py --device cuda --parts a --workers 0,4 --rounds 1"
   "notebooks|240|NOTEBOOKS"
 )
 NO_GPU_SIDE="bench_data.py (pandas: cleaning and sampling), bench_evaluation.py (numpy bootstrap), bench_synthetic.py (numpy phantoms), bench_hpo.py (CPU trainings at equal compute), compare_ctvit.py (needs a CT-CLIP checkout: python bench/compare_ctvit.py --ctclip PATH --full)"
