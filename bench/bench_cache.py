@@ -7,7 +7,11 @@ a float32 MetaTensor, as in the closest peer project; MONAI decides how it pickl
 a synthetic 512×512×300 volume). Times are the best of `--repeat` reads, with the files in the page cache ("warm")
 and after evicting them with posix_fadvise(DONTNEED) ("cold", as in a first epoch over a big cache).
 
-Run from the repository root:  python bench/bench_cache.py [--repeat 5]
+With `--device cuda` it also times the read as training uses it on a GPU: ours, the float16 entry moved to the device
+and made float32 there (`to_model_input`), against MONAI's float32 entry moved to the device (`.to(device)`), each
+timer stopped after `torch.cuda.synchronize()`, warm and cold.
+
+Run from the repository root:  python bench/bench_cache.py [--repeat 5] [--device cuda]
 """
 import argparse, os, shutil, tempfile, time, warnings
 from pathlib import Path
@@ -23,19 +27,21 @@ def evict(paths):
         finally: os.close(fd)
 
 
-def best(f, repeat, cold_files=None):
+def best(f, repeat, cold_files=None, sync=lambda: None):
     ts = []
     for _ in range(repeat):
         if cold_files: evict(cold_files)
-        t = time.perf_counter(); x = f(); ts.append(time.perf_counter() - t)
-        assert x.shape == (1, 240, 480, 480)
+        t = time.perf_counter(); x = f(); sync(); ts.append(time.perf_counter() - t)
+        assert x.shape[-4:] == (1, 240, 480, 480)
     return min(ts)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--repeat', type=int, default=5)
+    ap.add_argument('--device', default='cpu', help='cpu (default): the reads alone; cuda: also the reads moved to the GPU')
     args = ap.parse_args()
+    if args.device.startswith('cuda') and not torch.cuda.is_available(): ap.error(f'--device {args.device}: torch.cuda.is_available() is False')
     warnings.filterwarnings('ignore')
     from monai.data import MetaTensor, PersistentDataset
     from monai.transforms import Lambdad
@@ -44,7 +50,7 @@ def main():
     from ct_classifier.core import save_nifti, save_csv, LABELS
     from ct_classifier.volumes import load_volume, preprocess_volume
     from ct_classifier.cache import generate_cache, cache_folder
-    from ct_classifier.data import CachedVolumeDataset
+    from ct_classifier.data import CachedVolumeDataset, to_model_input
     import pandas as pd
     tmp = Path(tempfile.mkdtemp())
     try:
@@ -75,6 +81,19 @@ def main():
             tm = best(get_monai, args.repeat, [monai_file] if cold else None)
             print(f'{label}: MONAI PersistentDataset {tm*1000:.0f} ms (float32); ours, the default (float16 as stored) {t16*1000:.0f} ms '
                   f'-> {tm/t16:.1f}x faster (target >= 5); ours converted to float32 on the CPU {t32*1000:.0f} ms -> {tm/t32:.1f}x')
+        dev = torch.device(args.device)
+        if args.device != 'cpu': # (cpu:0 runs this part on the CPU: a check of the script itself)
+            sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == 'cuda' else (lambda: None)
+            to_dev_ours = lambda: to_model_input(get_ours16()[None], dev) # float16 over the bus, float32 on the device
+            to_dev_monai = lambda: get_monai()[None].to(dev) # float32 over the bus
+            a, b = to_dev_ours(), to_dev_monai(); sync() # untimed: CUDA context, pinned staging
+            assert a.dtype == b.dtype == torch.float32 and torch.allclose(a, b, atol=1e-3)
+            name = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else str(dev)
+            for label, cold in (('warm', None), ('cold', True)):
+                td = best(to_dev_ours, args.repeat, [ours_file] if cold else None, sync)
+                tmd = best(to_dev_monai, args.repeat, [monai_file] if cold else None, sync)
+                print(f'{label}, to {dev} ({name}) as float32: MONAI {tmd*1000:.0f} ms; ours {td*1000:.0f} ms -> {tmd/td:.1f}x faster')
+            if dev.type == 'cuda': print(f'peak GPU memory allocated: {torch.cuda.max_memory_allocated(dev)/2**20:,.0f} MiB')
     finally:
         shutil.rmtree(tmp)
 

@@ -6,6 +6,10 @@ trains. Ours: `embed_cache` encodes each volume once; every epoch then trains th
 (`fit_head`). Both use the same full-size `CTClipClassifier` (random weights with CT-CLIP's shapes: the timing does
 not depend on the values) and the same cache of synthetic volumes preprocessed to CT-CLIP's 1×240×480×480.
 
+On CUDA (`--device cuda`) the reference epoch runs in float32 (plain autograd, as here on the CPU) and `embed_cache`
+under its bf16 autocast; the timers wait for the GPU (`torch.cuda.synchronize`), and the last line gives the peak
+`torch.cuda.max_memory_allocated`.
+
 Run from the repository root:  python bench/bench_embed.py [--volumes 4] [--epochs 10] [--device cpu]
 """
 import argparse, shutil, tempfile, time, warnings
@@ -22,6 +26,7 @@ def main():
     ap.add_argument('--epochs', type=int, default=10, help='epochs for the totals (the reference epoch is timed once)')
     ap.add_argument('--device', default='cpu')
     args = ap.parse_args()
+    if args.device.startswith('cuda') and not torch.cuda.is_available(): ap.error(f'--device {args.device}: torch.cuda.is_available() is False')
     warnings.filterwarnings('ignore')
     from ct_classifier.core import CTRateLayout
     from ct_classifier.synthetic import make_synthetic_ct_rate
@@ -48,11 +53,15 @@ def main():
         ds = CachedVolumeDataset(split, cache)
         dl = torch.utils.data.DataLoader(ds, batch_size=1, shuffle=True)
         opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+        if dev.type == 'cuda': # untimed warm-up on the GPU (CUDA context, kernels), as the CPU needs none
+            with torch.no_grad(): model.encode_latents(to_model_input(ds[0][0][None], dev))
+            torch.cuda.synchronize(dev)
         model.train()
         t = time.perf_counter()
         for x, y in dl:
             loss = F.binary_cross_entropy_with_logits(model(to_model_input(x, dev)), y.to(dev))
             opt.zero_grad(); loss.backward(); opt.step()
+        if dev.type == 'cuda': torch.cuda.synchronize(dev)
         ref_epoch = time.perf_counter() - t
 
         # ours: encode once, then epochs on the stored latents
@@ -72,6 +81,9 @@ def main():
         print(f'per-epoch ratio: {ref_epoch/ours_epoch:,.0f}x')
         print(f'{E} epochs in total: reference {E*ref_epoch:.1f} s, ours {encode_once + E*ours_epoch:.1f} s '
               f'-> {E*ref_epoch/(encode_once + E*ours_epoch):.1f}x')
+        if dev.type == 'cuda':
+            print(f'peak GPU memory allocated: {torch.cuda.max_memory_allocated(dev)/2**20:,.0f} MiB ({torch.cuda.get_device_name(dev)}, '
+                  f'torch {torch.__version__}, CUDA {torch.version.cuda})')
     finally:
         shutil.rmtree(tmp)
 

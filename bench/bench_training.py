@@ -292,6 +292,8 @@ def main():
         if 'a' in args.parts: part_a(args, tmp, split.head(args.volumes), folder, profile, dev)
         if 'b' in args.parts: part_b(args, split, folder, profile, dev)
         if 'c' in args.parts: part_c(args, tmp, split, tmp/'ct', dev)
+        if dev.type == 'cuda': print(f'\npeak GPU memory allocated: {torch.cuda.max_memory_allocated(dev)/2**20:,.0f} MiB '
+                                     f'(parts {args.parts}; torch.cuda.max_memory_allocated, CUDA {torch.version.cuda})')
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f'\nload average at the end: {"/".join(f"{v:.2f}" for v in os.getloadavg())}')
