@@ -18,7 +18,7 @@ from scipy.stats import norm
 from .core import (CTRATE_PREVALENCE, CTRateLayout, LABELS, METADATA_COLUMNS, N_LABELS, REPORT_COLUMNS,
                                 SPLITS, get_logger, parallel_map, save_csv, save_nifti, save_text)
 from .script import Param, call_parse, store_true
-from .phantom import render_volume
+from .findings import render_volume
 
 # %% ../nbs/00a_synthetic.ipynb #5d50d37e
 CTRATE_COUNTS = {'train': (20_000, 24_128, 47_149), 'valid': (1_304, 1_564, 3_039)} # patients, scans, volumes
