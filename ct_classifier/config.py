@@ -357,7 +357,7 @@ DEMO = {'name': 'demo',
         'demo': {'n_boot': 1000, 'models': {
             'cnn': {},
             'ctclip': {'model.family': 'ctclip', 'model.variant': 'tiny', 'model.options': {}, 'training.profile': 'ctclip_tiny',
-                       'training.from_latents': True, 'training.augment': False, 'training.epochs': 40,
+                       'training.from_latents': True, 'training.augment': False, 'training.epochs': 10,
                        'training.batch_size': 32, 'training.lr': 1e-3}}}} # what the main job's experiment (`configs/demo.yaml`) sets; the rest is defaults
 
 def demo_config(base_dir:str|Path='.', # folder the relative paths resolve against
