@@ -7,19 +7,16 @@ __all__ = ['RANDOM_NOTE', 'rebase_paths', 'find_run', 'with_random_encoder', 'su
            'ctc_demo']
 
 # %% ../nbs/09_cli.ipynb #026c19bb
-import json, os, time
+import os, sys, time
 from dataclasses import fields
 from pathlib import Path
 
-import pandas as pd
-
-from .core import LABELS, get_logger, read_json_file, save_text, seed_everything
+from .core import get_logger, read_json_file, save_text, seed_everything
 from .script import Param, call_parse, error_message, store_true
-from .config import (Config, ConfigError, config_from_dict, config_hash, config_to_dict, demo_config,
+from .config import (Config, config_from_dict, config_hash, config_to_dict, demo_config,
                                   demo_model_configs, load_config)
 from .synthetic import make_synthetic_ct_rate
 from .cache import cache_folder, read_manifest
-from .sampling import read_split
 from .ctclip import save_random_ctclip_checkpoint
 from .experiment import prepare_data, train_from_config
 from .report import evaluate_run
@@ -100,12 +97,15 @@ def _data_stages(cfg, profiles, progress, say) -> dict:
     out['cache'] = folders
     return out
 
+class _Stopped(Exception):
+    "A training run stopped on request (SIGTERM, Ctrl-C): the whole job stops, and its next call resumes the run."
+
 def _train_stage(name, cfg, retrain, progress, say) -> Path:
     "Reuse the finished run of this config, resume its unfinished one, or train anew; the run folder."
     run, state = (None, None) if retrain else find_run(cfg.paths.output_dir, cfg)
     if state == 'finished': say(f'{name} training', 'reused', f'finished run {run}'); return run
     t = train_from_config(cfg, run, resume=state == 'unfinished', progress=progress)
-    if not t.finished: raise RuntimeError(f'training stopped before its last epoch; run ctc_demo again to resume {t.run_dir}')
+    if not t.finished: raise _Stopped(f'training stopped before its last epoch; run ctc_demo again to resume {t.run_dir}')
     best = f"; best epoch {t.best['epoch']} (chosen on {t.best['chosen_on']})" if t.best else ''
     say(f'{name} training', 'resumed' if state else 'done', f'{t.run_dir}{best}')
     return t.run_dir
@@ -205,6 +205,8 @@ def run_demo(cfg:Config|None=None, # the experiment; default: the embedded demo 
         try:
             r['run'] = _train_stage(name, mc, retrain, progress, say)
             r.update(_evaluate_stage(name, mc, r['run'], say))
+        except _Stopped as e: # stopped on request: no other model starts
+            r['error'] = str(e); out['failed'].append(name); say(name, 'stopped', r['error']); break
         except Exception as e: # one model failing leaves the others to run; the job then exits with 1
             if os.environ.get('CTC_DEBUG'): raise
             r['error'] = error_message(e); out['failed'].append(name); say(name, 'failed', r['error'])
@@ -224,7 +226,8 @@ def ctc_demo(config:Param('YAML experiment config (default: the embedded demo ex
     cfg = load_config(config) if config else demo_config()
     if out: cfg = rebase_paths(cfg, out)
     _LOG.info(f'experiment {cfg.name!r}: data in {cfg.paths.data_root}, runs in {cfg.paths.output_dir}')
-    res = run_demo(cfg, retrain)
+    try: res = run_demo(cfg, retrain)
+    except RuntimeError as e: print(f'ctc_demo: a stage failed: {e}', file=sys.stderr); raise SystemExit(1) # e.g. volumes that could not be written
     if not res['models']: print(f'no models in demo.models of {cfg.name!r}: the data stages only')
     print(f"finished in {res['seconds']:.0f} s" + (f"; report: {res['report']}" if 'report' in res else ''))
     for line in res['summary']: print(line)
