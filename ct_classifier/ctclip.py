@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['CTCLIP_REPO_ID', 'CTCLIP_CHECKPOINTS', 'hf_download_checkpoint', 'resolve_checkpoint', 'LiProHead', 'LatentMLPHead',
-           'CTClipClassifier', 'repr_model', 'CTClipCheckpoint', 'parse_ctclip_state_dict', 'load_ctclip_checkpoint']
+           'CTClipClassifier', 'repr_model', 'CTClipCheckpoint', 'parse_ctclip_state_dict', 'load_ctclip_checkpoint',
+           'save_random_ctclip_checkpoint']
 
 # %% ../nbs/05a_ctclip.ipynb #8f1c1f60
 import os, pickle
@@ -16,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import get_logger
+from .core import get_logger, save_torch
 from .config import ModelConfig
 from .ctvit import CTVIT_VARIANTS, CTViT, fast_linear
 from .models import register_model_family
@@ -268,6 +269,24 @@ def load_ctclip_checkpoint(source:str|Path, # a local .pt file, or a path in CT-
         ck.load_into(model)
         _LOG.info(f'loaded {path} ({ck.layout} layout; {len(ck.dropped)} unused keys dropped) into {repr_model(model)}')
     return ck
+
+# %% ../nbs/05a_ctclip.ipynb #fc761bb3
+def save_random_ctclip_checkpoint(path:str|Path, # the .pt file to write; one that is there already is reused as it is
+                                  variant:str='tiny', # the CTViT geometry (`CTVIT_VARIANTS`; 'base' is CT-CLIP's)
+                                  seed:int=0, # drives the random initialisation (the global random state is left as it was)
+                                  latent_dim:int=512, # the size of `to_visual_latent`'s output (CT-CLIP: 512)
+                                 ) -> Path: # `path`
+    "Write a seeded, randomly initialised CT-CLIP image encoder in CT-CLIP_v2.pt's layout (`visual_transformer.*`, `to_visual_latent.weight`), atomically."
+    path = Path(path)
+    if path.is_file(): return path
+    if variant not in CTVIT_VARIANTS: raise ValueError(f'variant {variant!r}: expected one of {list(CTVIT_VARIANTS)}')
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        m = CTClipClassifier(head='new', latent_dim=latent_dim, **CTVIT_VARIANTS[variant])
+    sd = {f'visual_transformer.{k}': v for k, v in m.encoder.state_dict().items()}
+    sd['to_visual_latent.weight'] = m.to_visual_latent.weight.detach()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_torch(sd, path)
 
 # %% ../nbs/05a_ctclip.ipynb #75c1ab30
 @register_model_family('ctclip')
