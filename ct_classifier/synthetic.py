@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['CTRATE_COUNTS', 'split_counts', 'label_correlation', 'draw_labels', 'synthetic_tables', 'SyntheticSummary',
-           'make_synthetic_ct_rate', 'ctc_synth']
+           'make_synthetic_ct_rate', 'finding_mask_path', 'read_finding_masks', 'ctc_synth']
 
 # %% ../nbs/00a_synthetic.ipynb #ef438b4d
 import json, os, time
@@ -18,7 +18,7 @@ from scipy.stats import norm
 from .core import (CTRATE_PREVALENCE, CTRateLayout, LABELS, METADATA_COLUMNS, N_LABELS, REPORT_COLUMNS,
                                 SPLITS, get_logger, parallel_map, save_csv, save_nifti, save_text)
 from .script import Param, call_parse, store_true
-from .phantom import render_volume
+from .findings import decode_finding_masks, render_volume
 
 # %% ../nbs/00a_synthetic.ipynb #5d50d37e
 CTRATE_COUNTS = {'train': (20_000, 24_128, 47_149), 'valid': (1_304, 1_564, 3_039)} # patients, scans, volumes
@@ -225,13 +225,18 @@ def _affine_lps(shape, spacing):
 
 # %% ../nbs/00a_synthetic.ipynb #2b271468
 def _write_volume(job:dict) -> tuple[str, str|None]:
-    "Render and save one volume; returns (name, error message or None)."
+    "Render and save one volume (and its finding masks if `job['mask_path']`, keeping files already there); returns (name, error message or None)."
     try:
-        hu = render_volume(job['shape'], job['spacing'], job['labels'], job['sides'], job['difficulty'],
-                           job['seed'], job['kind'], job['noise_sd'])
-        stored = np.rint(hu).astype(np.int16)
-        if job['layout'] == 'raw': stored += 1024  # v1: stored value = (HU - RescaleIntercept)/RescaleSlope
-        save_nifti(stored, _affine_lps(job['shape'], job['spacing']), job['path'])
+        masks = job.get('mask_path') is not None
+        out = render_volume(job['shape'], job['spacing'], job['labels'], job['sides'], job['difficulty'],
+                            job['seed'], job['kind'], job['noise_sd'], masks=masks)
+        hu, bits = out if masks else (out, None)
+        affine = _affine_lps(job['shape'], job['spacing'])
+        if not (masks and job['path'].is_file()):
+            stored = np.rint(hu).astype(np.int16)
+            if job['layout'] == 'raw': stored += 1024  # v1: stored value = (HU - RescaleIntercept)/RescaleSlope
+            save_nifti(stored, affine, job['path'])
+        if masks and not job['mask_path'].is_file(): save_nifti(bits, affine, job['mask_path'])
         return job['name'], None
     except Exception as e: return job['name'], f'{type(e).__name__}: {e}'
 
@@ -279,8 +284,9 @@ def make_synthetic_ct_rate(root:str|Path, # CT-RATE root to create: `dataset/` g
                            layout:str='fixed', # 'fixed' (v2, HU) or 'raw' (v1 stored values)
                            workers:int|None=None, # processes rendering volumes (default: all cores)
                            progress:bool=True, # show a progress bar
+                           masks:bool=False, # also write where each finding was painted (`read_finding_masks`)
                           ) -> SyntheticSummary:
-    "Write a synthetic CT-RATE under `root`: CSVs, lists and (unless `metadata_only`) NIfTI volumes; resumes."
+    "Write a synthetic CT-RATE under `root`: CSVs, lists and (unless `metadata_only`) NIfTI volumes, and finding masks if asked; resumes."
     t0 = time.time()
     if layout not in ('fixed', 'raw'): raise ValueError(f"layout must be 'fixed' or 'raw', got {layout!r}")
     if not 0 <= difficulty <= 1: raise ValueError(f'difficulty must be in [0, 1], got {difficulty}')
@@ -318,17 +324,39 @@ def make_synthetic_ct_rate(root:str|Path, # CT-RATE root to create: `dataset/` g
             jobs.append(dict(name=v.VolumeName, path=lay.volume_path(v.VolumeName), shape=shape,
                              spacing=(v.xy_spacing, v.xy_spacing, v.z_spacing), labels=labels[i], sides=v.sides,
                              difficulty=difficulty, seed=(seed, SPLITS.index(split), v.patient, v.scan, v.recon),
-                             kind=v.kind, noise_sd=_RECON_NOISE[v.recon-1], layout=layout))
+                             kind=v.kind, noise_sd=_RECON_NOISE[v.recon-1], layout=layout,
+                             mask_path=finding_mask_path(v.VolumeName, root, layout == 'fixed') if masks else None))
     save_csv(pd.concat(gold), lay.manual_labels_csv)
     save_text(json.dumps(params, indent=2), manifest)
     summary = SyntheticSummary(root, pd.DataFrame(counts).T, pd.DataFrame(prev))
     if not metadata_only:
-        todo = [j for j in jobs if not j['path'].is_file()]
+        todo = [j for j in jobs if not j['path'].is_file() or (masks and not j['mask_path'].is_file())]
         summary.skipped = len(jobs) - len(todo)
         summary.failed = _run_jobs(todo, min(workers or os.cpu_count() or 1, max(len(todo), 1)), progress)
         summary.written = len(todo) - len(summary.failed)
     summary.seconds = time.time() - t0
     return summary
+
+# %% ../nbs/00a_synthetic.ipynb #f641bb67
+def finding_mask_path(name:str, # a volume name, e.g. `train_1_a_1.nii.gz`
+                      root:str|Path, # the CT-RATE root (holds `dataset/`)
+                      fixed:bool=True, # v2 `*_fixed` volume folders (the `layout='fixed'` sets)
+                     ) -> Path:
+    "Where `make_synthetic_ct_rate(..., masks=True)` writes the finding masks of volume `name`."
+    lay = CTRateLayout(root, fixed)
+    return lay.dataset/'finding_masks'/lay.volume_path(name).relative_to(lay.dataset)
+
+# %% ../nbs/00a_synthetic.ipynb #cbc5e5ed
+def read_finding_masks(name:str, # a volume name, e.g. `train_1_a_1.nii.gz`
+                       root:str|Path, # the CT-RATE root (holds `dataset/`)
+                       labels=None, # the findings to read (default: all 18)
+                       fixed:bool=True, # v2 `*_fixed` volume folders (the `layout='fixed'` sets)
+                      ) -> dict: # label → bool (X, Y, Z) in the volume's voxel grid: where that finding was painted
+    "The finding masks of a synthetic volume, as written by `make_synthetic_ct_rate(..., masks=True)`."
+    import nibabel as nib
+    path = finding_mask_path(name, root, fixed)
+    if not path.is_file(): raise FileNotFoundError(f'{path}: no finding masks for {name}; write them with make_synthetic_ct_rate(..., masks=True) or ctc_synth --masks')
+    return decode_finding_masks(np.asarray(nib.load(path).dataobj), labels)
 
 # %% ../nbs/00a_synthetic.ipynb #e5bef874
 @call_parse
@@ -340,9 +368,10 @@ def ctc_synth(root:Param('CT-RATE root to create (dataset/ goes inside)', str),
               seed:Param('random seed', int)=0,
               difficulty:Param('0 = obvious findings, 1 = faint and small', float)=0.3,
               layout:Param("'fixed' (v2, HU) or 'raw' (v1 stored values)", str, choices=['fixed', 'raw'])='fixed',
-              workers:Param('rendering processes (default: all cores)', int)=None):
+              workers:Param('rendering processes (default: all cores)', int)=None,
+              masks:Param('also write where each finding was painted, under dataset/finding_masks/', store_true)=False):
     "Generate a synthetic CT-RATE in CT-RATE's layout and print its summary."
     s = make_synthetic_ct_rate(root, n_train_patients, n_valid_patients, tuple(shape), seed, metadata_only,
-                               difficulty, layout, workers)
+                               difficulty, layout, workers, masks=masks)
     print(s)
     if s.failed: raise SystemExit(1)
