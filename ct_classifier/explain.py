@@ -23,6 +23,7 @@ from .volumes import LPS, Profile, Volume, get_profile, load_volume, output_size
 from .cache import CACHE_DTYPE
 from .models import DenseNet3D, ResNet3D, ViT3D
 from .ctclip import CTClipClassifier
+from .findings import pointing_baseline, pointing_hit
 
 # %% ../nbs/07b_explain.ipynb #3d9ddf36
 _LOG = get_logger('explain')
@@ -262,27 +263,19 @@ def explain_files(im, # an `InferenceModel` (`load_run`): network, profile and l
     return result
 
 # %% ../nbs/07b_explain.ipynb #db2f2af4
-def _point(m):
-    "The map's maximum: the voxel of the highest value, the one nearest to the centroid where several share it; None if no value is positive."
-    top = m.max()
-    if not top > 0: return None
-    where = np.argwhere(m >= top)
-    return tuple(where[((where - where.mean(0))**2).sum(1).argmin()])
-
 def pointing_game(maps, # (N, D, H, W) saliency maps on the model grid
                   masks, # (N, D, H, W) bool: where each map's finding is
-                  body=None, # (N, D, H, W) bool: where a random point may fall (default: anywhere)
+                  body=None, # (N, D, H, W) bool: where the maximum is looked for and a random point may fall (default: anywhere)
                   min_voxels:int=1, # smaller findings are left out (NaN)
-                 ) -> pd.DataFrame: # per map: `voxels` (of the mask), `hit` (1/0, NaN if left out), `baseline` (chance of a random point)
-    "Per map, whether its maximum falls inside the finding's mask, and the chance that a random point in the body does."
+                 ) -> pd.DataFrame: # per map: `voxels` (of the mask), `hit` (1, 0 or the tied share; NaN if left out), `baseline`
+    "Per map, whether its maximum falls inside the finding's mask (`pointing_hit`), and the chance that a random point in the body does (`pointing_baseline`)."
     maps, masks = np.asarray(maps, np.float32), np.asarray(masks, bool)
     body = np.ones_like(masks) if body is None else np.asarray(body, bool)
     if not maps.shape == masks.shape == body.shape or maps.ndim != 4:
         raise ValueError(f'maps {maps.shape}, masks {masks.shape} and body {body.shape}: expected three (N, D, H, W) arrays of one shape')
     rows = []
     for m, k, b in zip(maps, masks, body):
-        n, pt = int(k.sum()), _point(m)
+        n = int(k.sum())
         ok = n >= max(min_voxels, 1)
-        rows.append({'voxels': n, 'hit': (float(pt is not None and k[pt]) if ok else np.nan),
-                     'baseline': ((k & b).sum()/max(b.sum(), 1) if ok else np.nan)})
+        rows.append({'voxels': n, 'hit': pointing_hit(m, k, b) if ok else np.nan, 'baseline': pointing_baseline(k, b) if ok else np.nan})
     return pd.DataFrame(rows)
