@@ -16,10 +16,12 @@
       per volume (it takes batches of one volume only). Its default (16-voxel Gaussian masks, overlap 0.6) would
       take the number of forward passes printed below per volume, and is not run.
 
-Inputs are synthetic volumes from the package's generator, preprocessed to the `cnn` profile. Each side runs once
-after an untimed warm-up call on one volume. `torch.get_num_threads()` threads (all cores by default).
+Inputs are synthetic volumes from the package's generator, preprocessed to the `cnn` profile. Each measurement is
+the best of `--repeats` runs (default 2), after an untimed warm-up call on one volume: on a shared machine the first
+call of a size also pays for the allocator's first touch of gigabytes. `torch.get_num_threads()` threads (all cores
+by default; OMP_NUM_THREADS=1 for one).
 
-Run from the repository root:  python bench/bench_explain.py [--volumes 8] [--occ-volumes 2] [--occ-patch 56 120 120] [--skip-monai]
+Run from the repository root:  python bench/bench_explain.py [--volumes 8] [--occ-volumes 2] [--occ-patch 56 120 120] [--repeats 2] [--skip-monai]
 """
 import argparse, math, os, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -44,8 +46,14 @@ def volumes(n):
     return torch.stack(out)
 
 
+REPEATS = 2
+
 def timed(f):
-    t = time.perf_counter(); r = f(); return time.perf_counter() - t, r
+    "(best time of REPEATS calls of f, the result of the last)."
+    best = math.inf
+    for _ in range(REPEATS):
+        t = time.perf_counter(); r = f(); best = min(best, time.perf_counter() - t)
+    return best, r
 
 
 def main():
@@ -53,11 +61,13 @@ def main():
     ap.add_argument('--volumes', type=int, default=8)
     ap.add_argument('--occ-volumes', type=int, default=2)
     ap.add_argument('--occ-patch', type=int, nargs=3, default=[56, 120, 120])
+    ap.add_argument('--repeats', type=int, default=2)
     ap.add_argument('--skip-monai', action='store_true')
     a = ap.parse_args()
+    global REPEATS; REPEATS = a.repeats
     cpu, load = cpu_line()
     print(f'machine: {cpu}; {torch.get_num_threads()} torch threads; torch {torch.__version__}; {load} at the start')
-    t, x = timed(lambda: volumes(a.volumes))
+    t = time.perf_counter(); x = volumes(a.volumes); t = time.perf_counter() - t
     print(f'{a.volumes} synthetic volumes rendered and preprocessed to (1, 112, 240, 240) in {t:.1f} s')
     torch.manual_seed(0)
     net = create_model(ModelConfig('resnet', '18')).eval()
