@@ -39,7 +39,7 @@ def main():
     warnings.filterwarnings('ignore')
     from monai.data import MetaTensor, PersistentDataset
     from monai.transforms import Lambdad
-    from ct_classifier.phantom import render_volume
+    from ct_classifier.findings import render_volume
     from ct_classifier.synthetic import _affine_lps
     from ct_classifier.core import save_nifti, save_csv, LABELS
     from ct_classifier.volumes import load_volume, preprocess_volume

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from ct_classifier.core import CTRateLayout
-from ct_classifier.phantom import render_volume
+from ct_classifier.findings import render_volume
 from ct_classifier.synthetic import make_synthetic_ct_rate, _write_volume
 
 

@@ -259,7 +259,7 @@ class SyntheticSummary:
     root: Path # the CT-RATE root (holds `dataset/`)
     counts: pd.DataFrame # patients, scans, volumes per split
     prevalence: pd.DataFrame # label prevalence per split (volumes)
-    written: int = 0 # volumes rendered in this call
+    written: int = 0 # volumes rendered in this call (with `masks`, also those whose masks alone were missing)
     skipped: int = 0 # volumes already on disk
     failed: dict = field(default_factory=dict) # volume name → error
     seconds: float = 0.
@@ -356,7 +356,9 @@ def read_finding_masks(name:str, # a volume name, e.g. `train_1_a_1.nii.gz`
     import nibabel as nib
     path = finding_mask_path(name, root, fixed)
     if not path.is_file(): raise FileNotFoundError(f'{path}: no finding masks for {name}; write them with make_synthetic_ct_rate(..., masks=True) or ctc_synth --masks')
-    return decode_finding_masks(np.asarray(nib.load(path).dataobj), labels)
+    bits = np.asarray(nib.load(path).dataobj)
+    if bits.dtype != np.uint32 or bits.ndim != 3: raise ValueError(f'{path}: {bits.ndim}-D {bits.dtype} voxels; finding masks are 3-D uint32 bits (bit j: LABELS[j])')
+    return decode_finding_masks(bits, labels)
 
 # %% ../nbs/00a_synthetic.ipynb #e5bef874
 @call_parse

@@ -45,7 +45,7 @@ def show_slices(x, # a `Volume`, an HU (X, Y, Z) array, or a preprocessed (1, D,
                 overlay=None, # a heat map on `x`'s grid (a saliency map, a mask): (X, Y, Z), or (1, D, H, W) for a tensor
                 threshold:float=.5, # overlay values below this (after scaling it to [0, 1]) are not drawn
                 alpha:float=.5, # the overlay's opacity
-                cmap:str='hot', # the overlay's colour map
+                cmap:str='jet', # the overlay's colour map (its top must stand out on grey: not 'hot', whose top is white)
                ):
     "Axial, coronal and sagittal slices of a CT volume, in true proportions, with an optional heat map over them."
     import matplotlib.pyplot as plt
