@@ -22,6 +22,7 @@ from .config import Config, ModelConfig, load_config
 from .volumes import Profile, get_profile, load_volume, preprocess_volume
 from .cache import CACHE_DTYPE
 from .models import MODELS, create_model
+from .explain import SALIENCY_METHODS, explain_files, label_indices
 
 # %% ../nbs/07a_inference.ipynb #8fe3db5e
 _LOG = get_logger('inference')
@@ -214,15 +215,24 @@ def ctc_infer(model:Param('a run folder (config.yaml, best_model.pth, training_s
                             str, choices=['auto', 'metadata', 'none'])='auto',
               batch_size:Param('volumes per forward pass', int)=4,
               device:Param("where the network runs: cpu, cuda, cuda:1, mps (default: $CTC_DEVICE or 'auto')", str)=None,
-              workers:Param('processes that read and preprocess the files', int)=1):
-    "Predict the labels of NIfTI files with a trained run: per label a probability and a 0/1 decision at the run's thresholds."
+              workers:Param('processes that read and preprocess the files', int)=1,
+              explain:Param('also write saliency maps (NIfTI, over each scan) for these labels: comma-separated names, or "all"', str)=None,
+              explain_dir:Param("the folder for the maps (default: the predictions CSV's folder)", str)=None,
+              explain_method:Param('how the maps are made', str, choices=list(SALIENCY_METHODS))='gradcam'):
+    "Predict the labels of NIfTI files with a trained run: per label a probability and a 0/1 decision at the run's thresholds; optionally saliency maps."
     files = find_volumes(input)
     out = check_output_file(output, [*files, model, *([config] if config else []), *([metadata] if metadata else [])],
                             ours=_is_predictions_csv, what='predictions CSV')
     im = load_run(model, config, device)
+    want = [im.labels[i] for i in label_indices(list(im.labels) if explain == 'all' else [l for l in explain.split(',') if l.strip()], im.labels)] if explain else []
     df = predict(im, files, batch_size, progress=True, metadata=metadata, rescale=rescale, workers=workers)
+    maps = explain_files(im, [Path(p) for p, s in zip(df.path, df.status) if s == 'ok'], want, explain_dir or out.parent, explain_method,
+                         batch_size, metadata, rescale) if want else {}
+    for f, r in maps.items():
+        if isinstance(r, str): df.loc[df.path == str(f), 'status'] = f'saliency map: {r}'
     save_csv(df, out)
-    failed = int((df.status != 'ok').sum())
+    failed, n_maps = int((df.status != 'ok').sum()), sum(len(r) for r in maps.values() if not isinstance(r, str))
     print(f'{len(df) - failed} of {len(df)} files predicted with {im.weights} (thresholds: {im.thresholds_from}): {out}'
+          + (f'; {n_maps} saliency maps ({explain_method}) in {explain_dir or out.parent}' if want else '')
           + (f'; {failed} failed, see the status column' if failed else ''))
     if failed: raise SystemExit(1)
