@@ -10,7 +10,7 @@ matter says `skip_exec: true`.
 Besides "no cell raised", it checks what a reader of the docs sees: every visible (not `#| hide`) cell that calls a
 plotting function (`show_slices`, `slice_viewer`, `plot_*`, `plt.`) must display a figure (image/png) or a widget.
 
-Usage: python .ci/run_kernels.py [--flags "slow gpu"] [--workers 2] [--timeout 1200] [NOTEBOOK ...]
+Usage: python .ci/run_kernels.py [--flags "slow gpu"] [--workers 2] [--timeout 480] [NOTEBOOK ...]
 Prints one line per notebook and ends with "N passed, N failed"; exits 1 if any notebook failed.
 """
 import argparse, configparser, re, sys, time
@@ -97,22 +97,32 @@ def check_displays(nb) -> list:
     return bad
 
 
-def run(path: Path, flags: set, tst_flags: set, timeout: int) -> tuple:
-    "(ok, one-line report) for one notebook."
-    t0 = time.time()
+def execute(path: Path, flags: set, tst_flags: set, timeout: int):
+    "Run one notebook in a fresh kernel: (the executed notebook, cells skipped), or raise nbclient's error."
     nb, skipped = prepare(path, flags, tst_flags)
+    if nb is None: return None, 0
+    NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}}).execute()
+    return nb, skipped
+
+
+def run(path: Path, flags: set, tst_flags: set, timeout: int) -> tuple:
+    "(ok, one-line report) for one notebook. A cell that times out or a kernel that dies gets one more try in a new kernel, said in the report."
+    t0, note = time.time(), ''
+    for attempt in (1, 2):
+        try: nb, skipped = execute(path, flags, tst_flags, timeout); break
+        except (CellTimeoutError, DeadKernelError) as e:
+            if attempt == 2: return False, f'{path.name}: FAILED twice after {time.time() - t0:.0f} s: {type(e).__name__}: {str(e).strip()[-300:]}'
+            note = f' (retried once after {type(e).__name__})'
+        except CellExecutionError as e:
+            msg = str(e).strip().splitlines()
+            return False, f'{path.name}: FAILED after {time.time() - t0:.0f} s: ' + ' | '.join(l for l in msg[-6:] if l.strip())[:1500]
     if nb is None: return True, f'{path.name}: skipped (skip_exec)'
-    client = NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}})
-    try: client.execute()
-    except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
-        msg = str(e).strip().splitlines()
-        return False, f'{path.name}: FAILED after {time.time() - t0:.0f} s: ' + ' | '.join(l for l in msg[-6:] if l.strip())[:1500]
     outs = [o for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', [])]
     images = sum('image/png' in o.get('data', {}) for o in outs)
     widgets = sum(WIDGET in o.get('data', {}) for o in outs)
     bad = check_displays(nb)
     n = sum(c.cell_type == 'code' for c in nb.cells)
-    line = f'{path.name}: {n} cells run, {skipped} skipped, {images} figures, {widgets} widgets, {time.time() - t0:.0f} s'
+    line = f'{path.name}: {n} cells run, {skipped} skipped, {images} figures, {widgets} widgets, {time.time() - t0:.0f} s{note}'
     if bad: return False, f'{line}: FAILED: ' + '; '.join(bad)
     return True, line
 
@@ -122,7 +132,7 @@ def main():
     ap.add_argument('notebooks', nargs='*', help='notebooks to run (default: every notebook in nbs/ not starting with _ or .)')
     ap.add_argument('--flags', default='', help='tst_flags to run too, e.g. "slow gpu" (default: none, as nbdev_test)')
     ap.add_argument('--workers', type=int, default=2, help='notebooks run at once (default: 2)')
-    ap.add_argument('--timeout', type=int, default=1200, help='seconds one cell may take (default: 1200)')
+    ap.add_argument('--timeout', type=int, default=480, help='seconds one cell may take before the notebook is retried once in a new kernel (default: 480)')
     a = ap.parse_args()
     ini = configparser.ConfigParser(); ini.read(ROOT/'settings.ini')
     tst_flags = set(ini['DEFAULT'].get('tst_flags', '').split())
