@@ -386,6 +386,18 @@ def write_summary(self:Trainer, complete:bool=True, # False: the run stopped bef
                'git_commit': _git_commit(), **extra}
     return save_json(summary, self.run_dir/'training_summary.json')
 
+# %% ../nbs/06_training.ipynb #ecee5c55
+@patch
+def loss_graph(self:Trainer) -> dict: # name → (x, y), x in epochs
+    "The curves of the live plot: the training loss of each step seen here, and per epoch the training loss and each evaluated split's."
+    steps = [(e + (i + 1)/len(ls), l) for e, ls in self._curve for i, l in enumerate(ls)]
+    out = {'train (step)': tuple(map(list, zip(*steps))) if steps else ([], []),
+           'train': ([r['epoch'] for r in self.history], [r['train_loss'] for r in self.history])}
+    for s in ('valid', 'tune'):
+        rs = [r for r in self.history if f'{s}_loss' in r]
+        if rs: out[s] = ([r['epoch'] for r in rs], [r[f'{s}_loss'] for r in rs])
+    return out
+
 # %% ../nbs/06_training.ipynb #760182d7
 @patch
 def fit(self:Trainer) -> list: # the history: one record per epoch
@@ -418,15 +430,3 @@ def fit(self:Trainer) -> list: # the history: one record per epoch
         save_torch(self.eval_model().state_dict(), self.run_dir/'final_model.pth')
         self.write_summary(complete=True)
     return self.history
-
-# %% ../nbs/06_training.ipynb #ecee5c55
-@patch
-def loss_graph(self:Trainer) -> dict: # name → (x, y), x in epochs
-    "The curves of the live plot: the training loss of each step seen here, and per epoch the training loss and each evaluated split's."
-    steps = [(e + (i + 1)/len(ls), l) for e, ls in self._curve for i, l in enumerate(ls)]
-    out = {'train (step)': tuple(map(list, zip(*steps))) if steps else ([], []),
-           'train': ([r['epoch'] for r in self.history], [r['train_loss'] for r in self.history])}
-    for s in ('valid', 'tune'):
-        rs = [r for r in self.history if f'{s}_loss' in r]
-        if rs: out[s] = ([r['epoch'] for r in rs], [r[f'{s}_loss'] for r in rs])
-    return out
