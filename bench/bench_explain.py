@@ -21,7 +21,9 @@ the best of `--repeats` runs (default 2), after an untimed warm-up call on one v
 call of a size also pays for the allocator's first touch of gigabytes. `torch.get_num_threads()` threads (all cores
 by default; OMP_NUM_THREADS=1 for one).
 
-Run from the repository root:  python bench/bench_explain.py [--volumes 8] [--occ-volumes 2] [--occ-patch 56 120 120] [--repeats 2] [--skip-monai]
+`--device cuda` runs the maps on the GPU (bench/gpu_check.sh does); the volumes are made on the CPU either way.
+
+Run from the repository root:  python bench/bench_explain.py [--device cpu] [--volumes 8] [--occ-volumes 2] [--occ-patch 56 120 120] [--repeats 2] [--skip-monai]
 """
 import argparse, math, os, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -46,13 +48,15 @@ def volumes(n):
     return torch.stack(out)
 
 
-REPEATS = 2
+REPEATS, DEVICE = 2, torch.device('cpu')
 
 def timed(f):
     "(best time of REPEATS calls of f, the result of the last)."
     best = math.inf
     for _ in range(REPEATS):
-        t = time.perf_counter(); r = f(); best = min(best, time.perf_counter() - t)
+        t = time.perf_counter(); r = f()
+        if DEVICE.type == 'cuda': torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t)
     return best, r
 
 
@@ -63,14 +67,17 @@ def main():
     ap.add_argument('--occ-patch', type=int, nargs=3, default=[56, 120, 120])
     ap.add_argument('--repeats', type=int, default=2)
     ap.add_argument('--skip-monai', action='store_true')
+    ap.add_argument('--device', default='cpu', help='cpu, cuda or cuda:1 (default: cpu)')
     a = ap.parse_args()
-    global REPEATS; REPEATS = a.repeats
+    global REPEATS, DEVICE; REPEATS, DEVICE = a.repeats, torch.device(a.device)
+    if DEVICE.type == 'cuda' and not torch.cuda.is_available(): sys.exit(f'--device {a.device}: torch.cuda.is_available() is False (no GPU here)')
     cpu, load = cpu_line()
     print(f'machine: {cpu}; {torch.get_num_threads()} torch threads; torch {torch.__version__}; {load} at the start')
     t = time.perf_counter(); x = volumes(a.volumes); t = time.perf_counter() - t
     print(f'{a.volumes} synthetic volumes rendered and preprocessed to (1, 112, 240, 240) in {t:.1f} s')
     torch.manual_seed(0)
-    net = create_model(ModelConfig('resnet', '18')).eval()
+    net = create_model(ModelConfig('resnet', '18')).eval().to(DEVICE)
+    x = x.to(DEVICE)
     label = LABELS.index('Lung nodule')
     explain(net, x[:1], label)                                                                  # warm-up
     t_ours, m = timed(lambda: explain(net, x, label))
@@ -96,6 +103,7 @@ def main():
         print(f'    MONAI OcclusionSensitivity per volume, same boxes: {t_mocc:.1f} s: ours is {t_mocc/t_occ:.1f}x faster')
     default = math.prod(math.ceil((s - 16)/(16*(1 - .6))) + 1 for s in x.shape[2:])
     print(f'    MONAI OcclusionSensitivity defaults (16-voxel masks, overlap 0.6): {default} forward passes per volume (not run)')
+    if DEVICE.type == 'cuda': print(f'peak GPU memory: {torch.cuda.max_memory_allocated()/2**30:.2f} GiB ({torch.cuda.get_device_name(DEVICE)})')
     print(f'{cpu_line()[1]} at the end')
 
 

@@ -25,6 +25,7 @@
 #   preprocess     bench/bench_preprocess.py --device cuda: preprocessing one 512x512x300 volume on the GPU vs the CPU
 #                  (and CT-CLIP's own loader too when CTCLIP_DIR names a checkout of CT-CLIP's repository)
 #   train_a        bench/bench_training.py --parts a --device cuda: the data pipeline with augmentation on the GPU vs MONAI
+#   explain        bench/bench_explain.py --device cuda: Grad-CAM and occlusion maps for 8 volumes of the cnn profile vs MONAI
 #   notebooks      nbdev_test --flags gpu on every notebook with a `#| gpu` cell, whole notebooks (the unflagged cells
 #                  too, since the gpu cells use what earlier cells define), in parallel, `#| slow` cells skipped
 # Benchmarks with no GPU side are listed in the results as such: bench_data (pandas), bench_evaluation (numpy),
@@ -97,6 +98,7 @@ STEPS=(
   "cache|90|$PY bench/bench_cache.py --device cuda --repeat 5"
   "preprocess|120|$PY bench/bench_preprocess.py --device cuda --repeat 3 --skip-monai $CTC"
   "train_a|150|$PY bench/bench_training.py --device cuda --parts a --workers 0,4 --rounds 1"
+  "explain|120|$PY bench/bench_explain.py --device cuda --volumes 8 --occ-volumes 1 --repeats 1"
   "notebooks|240|NOTEBOOKS"
 )
 NO_GPU_SIDE="bench_data.py (pandas: cleaning and sampling), bench_evaluation.py (numpy bootstrap), bench_synthetic.py (numpy phantoms), bench_hpo.py (CPU trainings at equal compute), compare_ctvit.py (needs a CT-CLIP checkout: python bench/compare_ctvit.py --ctclip PATH --full)"
