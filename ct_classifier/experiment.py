@@ -7,7 +7,7 @@ __all__ = ['new_run_dir', 'latest_run', 'prepare_data', 'train_from_config', 'la
            'wandb_metrics', 'log_to_wandb']
 
 # %% ../nbs/06b_experiment.ipynb #c6a7657c
-import hashlib, json, os, time
+import os, time
 from functools import partial
 from pathlib import Path
 
@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from .core import LABELS, CTRateLayout, get_logger, pick_device, read_json_file, seed_everything
-from .config import Config, ConfigError, config_to_dict, default_config, load_config, save_config
+from .config import Config, ConfigError, config_hash, config_to_dict, default_config, load_config, save_config
 from .script import Param, call_parse
 from .synthetic import make_synthetic_ct_rate
 from .cleaning import clean_and_prepare_data
@@ -186,8 +186,7 @@ def wandb_run_name(cfg:Config, # the experiment
     flags = [tc.loss, 'cw' if tc.class_weights else '', 'aug' if tc.augment else '', f'ema{tc.ema:g}' if tc.ema else '',
              f'head-{mc.ctclip.head}' if mc.family == 'ctclip' else '', f'unfreeze{mc.ctclip.unfreeze_last}' if mc.family == 'ctclip' and mc.ctclip.unfreeze_last else '',
              'latents' if tc.from_latents else '', 'shuffled' if tc.shuffle_labels else '']
-    d = config_to_dict(cfg); d.pop('paths'); d.pop('device'); d['training'].pop('wandb')
-    h = hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:8]
+    h = config_hash(cfg)[:8] # the config's training-relevant hash, as ctc_demo keys its runs
     return '_'.join([f'{mc.family}-{mc.variant}', f'f{sp.fraction:g}' + (f'-tune{sp.tune_fraction:g}' if sp.tune_fraction else ''),
                      f'e{tc.epochs}', f'bs{tc.batch_size}', f'lr{tc.lr:g}', f'wd{tc.weight_decay:g}',
                      'x'.join(map(str, get_profile(tc.profile).shape)), f'c{mc.num_classes}', '-'.join(f for f in flags if f), h])
