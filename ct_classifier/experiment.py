@@ -103,7 +103,10 @@ def train_from_config(cfg:Config, # the experiment
     info = init_distributed(cfg.device) # alone: no process group, the config's device
     seed_everything(cfg.seed)
     data = run_on_main(prepare_data, cfg, progress, hpo_fraction) # under torchrun: rank 0 prepares, the others wait for its tables
-    train = _shuffled_labels(data['train'], cfg.seed) if tc.shuffle_labels else data['train']
+    if tc.shuffle_labels: # the control never sees a volume with its own labels: not in training, not where its best epoch is chosen
+        data = {**data, 'train': _shuffled_labels(data['train'], cfg.seed),
+                'tune': None if data['tune'] is None else _shuffled_labels(data['tune'], cfg.seed + 1)}
+    train = data['train']
     sets = {k: CachedVolumeDataset(t, data['cache'], on_missing='drop') for k, t in (('train', train), ('tune', data['tune']), ('valid', data['valid'])) if t is not None}
     model = create_model(mc, **mc.options)
     if tc.from_latents: # rank 0 encodes what is missing; every process then reads the same latents
