@@ -2,9 +2,12 @@
 
 (a) Grad-CAM on a ResNet-18 (`create_model({'family': 'resnet', 'variant': '18'})`, random weights: the timing does not
     depend on their values), a batch of `--volumes` volumes (default 8), one label:
-    - ours: `explain(model, batch, label)`, one call for the batch: one forward pass in which autograd records nothing
-      before the last stage (a hook makes its output a leaf, the parameters are frozen for the call), then a backward
-      pass through the head only. Also with 3 labels from the same forward pass.
+    - ours: `explain(model, batch, label)`, one call for the batch: one forward pass (input channels-last) in which
+      autograd records nothing before the last stage (a hook makes its output a leaf, the parameters are frozen for
+      the call), then a backward pass through the head only. Also with 3 labels from the same forward pass, and with
+      `amp='bf16'` (autocast; fast on a GPU or a CPU with AMX, slow on one without bfloat16 units).
+    - the floor: predicting the batch (`model(batch)` without gradients, float32, the default memory layout, as
+      `inference.predict` does); the ratio says what a map costs next to a prediction.
     - MONAI: `monai.visualize.GradCAM(model, target_layers='blocks.7')` with its defaults, called once per volume (as
       its users explain a validation set): a forward and a full backward pass through the network per call.
       Both give the same maps (07b tests it); the model is in eval mode for both.
@@ -23,7 +26,7 @@ by default; OMP_NUM_THREADS=1 for one).
 
 `--device cuda` runs the maps on the GPU (bench/gpu_check.sh does); the volumes are made on the CPU either way.
 
-Run from the repository root:  python bench/bench_explain.py [--device cpu] [--volumes 8] [--occ-volumes 2] [--occ-patch 56 120 120] [--repeats 2] [--skip-monai]
+Run from the repository root:  python bench/bench_explain.py [--device cpu] [--volumes 8] [--occ-volumes 2] [--occ-patch 56 120 120] [--repeats 2] [--skip-monai] [--skip-bf16]
 """
 import argparse, math, os, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -67,6 +70,7 @@ def main():
     ap.add_argument('--occ-patch', type=int, nargs=3, default=[56, 120, 120])
     ap.add_argument('--repeats', type=int, default=2)
     ap.add_argument('--skip-monai', action='store_true')
+    ap.add_argument('--skip-bf16', action='store_true', help='skip the amp="bf16" run (slow on a CPU without bfloat16 units)')
     ap.add_argument('--device', default='cpu', help='cpu, cuda or cuda:1 (default: cpu)')
     a = ap.parse_args()
     global REPEATS, DEVICE; REPEATS, DEVICE = a.repeats, torch.device(a.device)
@@ -80,10 +84,22 @@ def main():
     x = x.to(DEVICE)
     label = LABELS.index('Lung nodule')
     explain(net, x[:1], label)                                                                  # warm-up
+    with torch.no_grad(): net(x[:1])
+    def predict():
+        with torch.no_grad(): return net(x)
+    t_pred, _ = timed(predict)
     t_ours, m = timed(lambda: explain(net, x, label))
     t_ours3, _ = timed(lambda: explain(net, x, [label, 1, 2]))
     print(f'(a) Grad-CAM, ResNet-18, {a.volumes} volumes: ours {t_ours:.1f} s (one call; {t_ours/a.volumes:.2f} s per volume); '
           f'3 labels in one call {t_ours3:.1f} s')
+    print(f'    predicting the same batch (one forward pass without gradients, the default memory layout, float32, as predict does): '
+          f'{t_pred:.1f} s; the maps cost {t_ours/t_pred:.2f}x a prediction')
+    if not a.skip_bf16:
+        explain(net, x[:1], label, amp='bf16')                                                  # warm-up
+        t_bf, mb = timed(lambda: explain(net, x, label, amp='bf16'))
+        r = min(np.corrcoef(p.flatten(), q.flatten())[0, 1] for p, q in zip(m.cpu(), mb.cpu()))
+        print(f'    ours with amp="bf16": {t_bf:.1f} s ({t_bf/a.volumes:.2f} s per volume), {t_ours/t_bf:.2f}x float32; '
+              f'correlation with the float32 maps {r:.4f} or more')
     if not a.skip_monai:
         from monai.visualize import GradCAM
         cam = GradCAM(net, target_layers='blocks.7')

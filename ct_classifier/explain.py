@@ -53,6 +53,19 @@ def _frozen_eval(model):
         for p, f in flags: p.requires_grad_(f)
         model.train(mode)
 
+_AMP = {'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+def _autocast(device:torch.device, amp:str|None):
+    "Autocast to `amp` ('bf16' or 'fp16') on `device`'s type for the block; None: float32 throughout."
+    if amp is None: return contextlib.nullcontext()
+    if amp not in _AMP: raise ValueError(f'amp {amp!r}: expected one of {list(_AMP)} or None (float32)')
+    return torch.autocast(device.type, dtype=_AMP[amp])
+
+def _model_input(model, x):
+    "`x` as the model's input: float32 on its device, and channels-last for the CNNs, whose 3D convolutions oneDNN runs faster so on the CPU (BENCHMARKS.md; same maps, to rounding)."
+    x = x.to(next(model.parameters()).device).float()
+    return x.contiguous(memory_format=torch.channels_last_3d) if isinstance(model, (ResNet3D, DenseNet3D)) else x
+
 def gradcam_layer(model:nn.Module, # a network of `create_model`
                  ) -> str: # the name of a module of `model` (`model.named_modules()`)
     "The layer whose output Grad-CAM weighs: the last convolutional stage of a CNN, the last block's tokens of a ViT, CT-CLIP's encoder."
@@ -91,12 +104,13 @@ def gradcam(model:nn.Module, # maps (B, 1, D, H, W) to (B, C) logits
             labels:list, # output indices (see `label_indices`)
             layer:str|None=None, # the module whose output is weighed (default: `gradcam_layer(model)`)
             normalize:bool=True, # scale each map to a maximum of 1
+            amp:str|None=None, # 'bf16' or 'fp16': the forward pass under autocast (faster on a GPU or a CPU with AMX); None: float32
            ) -> torch.Tensor: # float32 (B, L, D, H, W) on the CPU, one map per volume and label, ≥ 0
     "Grad-CAM maps of a batch for several labels from one forward pass, upsampled to the input grid."
     layer = layer or gradcam_layer(model)
-    x = x.to(next(model.parameters()).device).float()
+    x = _model_input(model, x)
     with _frozen_eval(model), torch.enable_grad():
-        leaf, a, logits = _layer_output(model, x, layer)
+        with _autocast(x.device, amp): leaf, a, logits = _layer_output(model, x, layer)
         maps = []
         for k in labels:
             g = torch.autograd.grad(logits[:, k].sum(), leaf, retain_graph=True)[0]
@@ -117,10 +131,11 @@ def occlusion(model:nn.Module, # maps (B, 1, D, H, W) to (B, C) logits
               stride:tuple|None=None, # (D, H, W) voxels between boxes (default: half the patch)
               fill:str|float='mean', # what covers a box: 'mean' (each volume's mean value) or a value
               batch_size:int=16, # occluded volumes per forward pass
+              amp:str|None=None, # 'bf16' or 'fp16': the forward passes under autocast; None: float32
              ) -> torch.Tensor: # float32 (B, L, D, H, W) on the CPU: the mean drop of the label's probability
     "Occlusion sensitivity of a batch for several labels: the drop of each label's probability when a box around a voxel is covered."
-    dev = next(model.parameters()).device
-    x = x.to(dev).float()
+    x = _model_input(model, x)
+    dev = x.device
     B, shape = x.shape[0], x.shape[2:]
     patch = [min(int(p), n) for p, n in zip(patch, shape)]
     stride = [max(1, int(s)) for s in (stride or [max(1, p//2) for p in patch])]
@@ -130,13 +145,13 @@ def occlusion(model:nn.Module, # maps (B, 1, D, H, W) to (B, C) logits
     acc, count = torch.zeros(B, len(labels), *shape), torch.zeros(*shape)
     for s in boxes: count[box(s)] += 1
     jobs = [(b, s) for b in range(B) for s in boxes]
-    with _frozen_eval(model), torch.no_grad():
+    with _frozen_eval(model), torch.no_grad(), _autocast(dev, amp):
         p0 = torch.sigmoid(model(x).float())[:, labels].cpu()
         for i in range(0, len(jobs), batch_size):
             chunk = jobs[i:i + batch_size]
             xb = x[[b for b, _ in chunk]].clone()
             for j, (b, s) in enumerate(chunk): xb[(j, slice(None), *box(s))] = values[b]
-            drop = p0[[b for b, _ in chunk]] - torch.sigmoid(model(xb).float())[:, labels].cpu()
+            drop = p0[[b for b, _ in chunk]] - torch.sigmoid(model(_model_input(model, xb)).float())[:, labels].cpu()
             for j, (b, s) in enumerate(chunk): acc[(b, slice(None), *box(s))] += drop[j][:, None, None, None]
     return acc/count
 
