@@ -21,6 +21,7 @@ from nibabel.orientations import apply_orientation, axcodes2ornt, io_orientation
 from .core import LABELS, atomic_path, check_output_file, get_logger, progress_bar, read_table
 from .volumes import LPS, Profile, Volume, get_profile, load_volume, output_size, preprocess_volume
 from .cache import CACHE_DTYPE
+from .data import to_model_input
 from .models import DenseNet3D, ResNet3D, ViT3D
 from .ctclip import CTClipClassifier
 from .findings import pointing_baseline, pointing_hit
@@ -63,7 +64,7 @@ def _autocast(device:torch.device, amp:str|None):
 
 def _model_input(model, x):
     "`x` as the model's input: float32 on its device, and channels-last for the CNNs, whose 3D convolutions oneDNN runs faster so on the CPU (BENCHMARKS.md; same maps, to rounding)."
-    x = x.to(next(model.parameters()).device).float()
+    x = to_model_input(x, next(model.parameters()).device)
     return x.contiguous(memory_format=torch.channels_last_3d) if isinstance(model, (ResNet3D, DenseNet3D)) else x
 
 def gradcam_layer(model:nn.Module, # a network of `create_model`
@@ -151,7 +152,7 @@ def occlusion(model:nn.Module, # maps (B, 1, D, H, W) to (B, C) logits
             chunk = jobs[i:i + batch_size]
             xb = x[[b for b, _ in chunk]].clone()
             for j, (b, s) in enumerate(chunk): xb[(j, slice(None), *box(s))] = values[b]
-            drop = p0[[b for b, _ in chunk]] - torch.sigmoid(model(_model_input(model, xb)).float())[:, labels].cpu()
+            drop = p0[[b for b, _ in chunk]] - torch.sigmoid(model(xb).float())[:, labels].cpu()   # xb keeps x's layout
             for j, (b, s) in enumerate(chunk): acc[(b, slice(None), *box(s))] += drop[j][:, None, None, None]
     return acc/count
 
