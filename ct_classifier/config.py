@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['QUICK', 'DEMO', 'ConfigError', 'PathsConfig', 'SyntheticConfig', 'CleaningConfig', 'SamplingConfig', 'CTClipConfig',
            'ModelConfig', 'TrainingConfig', 'HPOParamConfig', 'HPOConfig', 'DemoConfig', 'Config', 'expand_path',
-           'config_from_dict', 'set_keys', 'config_to_dict', 'demo_model_configs', 'load_config', 'default_config',
-           'demo_config', 'save_config', 'config_hash']
+           'config_from_dict', 'set_keys', 'config_to_dict', 'demo_model_configs', 'read_yaml', 'load_config',
+           'default_config', 'demo_config', 'save_config', 'config_hash']
 
 # %% ../nbs/00c_config.ipynb #1df0c8f9
 import copy, difflib, hashlib, json, math, os, re, types
@@ -326,6 +326,43 @@ def demo_model_configs(cfg:Config, # an experiment with a `demo.models` section
         out[name] = _build(Config, d, '', _Ctx(source, Path('/'), f'demo.models.{name}.'))
     return out
 
+# %% ../nbs/00c_config.ipynb #0e5187d1
+_EXPONENT_FLOAT = re.compile(r'^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$') # 1e-3, 2E5, .5e1
+
+class _ConfigLoader(yaml.SafeLoader):
+    "PyYAML's safe loader with YAML 1.2's exponent floats and duplicate keys refused."
+    def construct_mapping(self, node, deep=False):
+        first_line = {}
+        for key_node, _ in node.value:
+            if key_node.tag == 'tag:yaml.org,2002:merge': continue # `<<: *defaults` overrides, as YAML means it to
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool, type(None))): continue # the base class names unhashable keys
+            if key in first_line:
+                problem = f'duplicate key {key!r} (first on line {first_line[key] + 1})'
+                raise yaml.constructor.ConstructorError(None, None, problem, key_node.start_mark)
+            first_line[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+_ConfigLoader.add_implicit_resolver('tag:yaml.org,2002:float', _EXPONENT_FLOAT, list('-+0123456789.'))
+
+def _yaml_problem(e:yaml.YAMLError) -> str:
+    "One line for a YAML error: where it is and what is wrong."
+    problem = getattr(e, 'problem', None) or str(e).splitlines()[0]
+    tag = re.match(r"could not determine a constructor for the tag '(.*)'", problem)
+    if tag: problem = f'the tag {tag.group(1)!r} is not allowed (a config holds plain data: numbers, strings, lists, mappings)'
+    mark = getattr(e, 'problem_mark', None) or getattr(e, 'context_mark', None)
+    return (f'line {mark.line + 1}, column {mark.column + 1}: ' if mark else '') + problem
+
+def read_yaml(path:str|Path, # a YAML file a user wrote (an experiment config)
+             ): # its data: mappings, lists and scalars
+    "Read a YAML file as plain data: YAML 1.2 floats (`1e-3`), no duplicate keys, no Python tags; errors are one line."
+    path = Path(path)
+    try: text = path.read_text(encoding='utf-8')
+    except UnicodeDecodeError as e:
+        raise ConfigError(f'{path}: not UTF-8 text (byte {e.start} is 0x{e.object[e.start]:02x}); expected a YAML config') from None
+    try: return yaml.load(text, Loader=_ConfigLoader)
+    except yaml.YAMLError as e: raise ConfigError(f'{path}, {_yaml_problem(e)}') from None
+
 # %% ../nbs/00c_config.ipynb #cacf0b09
 def load_config(path:str|Path, # a YAML experiment file, e.g. `configs/demo.yaml`
                 overrides:dict|None=None, # dotted keys set after reading, e.g. `{'synthetic.seed': 3}`
@@ -333,8 +370,7 @@ def load_config(path:str|Path, # a YAML experiment file, e.g. `configs/demo.yaml
     "Read, check and type an experiment config; errors name the file and the key."
     path = Path(path)
     if not path.is_file(): raise ConfigError(f"{path}: config file not found")
-    try: d = yaml.safe_load(path.read_text(encoding='utf-8'))
-    except yaml.YAMLError as e: raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    d = read_yaml(path)
     if d is None: d = {}
     if not isinstance(d, dict): raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {_show(d)}")
     return config_from_dict(set_keys(d, overrides or {}), path.parent.resolve(), str(path))
