@@ -18,6 +18,7 @@ import torch
 
 from .core import (CTRateLayout, append_jsonl, atomic_path, get_logger, parallel_map, parse_volume_name,
                                 read_json_file, read_table, save_text)
+from .cleaning import check_volume_names
 from .script import Param, call_parse, store_true
 from .volumes import PROFILES, Profile, get_profile, load_volume, metadata_used, preprocess_volume
 
@@ -254,8 +255,9 @@ def generate_cache(split, # a split file or master list (path or DataFrame) with
                   ) -> CacheSummary:
     "Preprocess every volume of `split` into the cache; resumes, recomputes stale entries, skips bad volumes, never loses finished work."
     t0 = time.time()
-    df = read_table(split)
-    if 'VolumeName' not in df: raise ValueError(f'{"<DataFrame>" if isinstance(split, pd.DataFrame) else split}: the split table has no VolumeName column')
+    df, source = read_table(split), '<DataFrame>' if isinstance(split, pd.DataFrame) else split
+    if 'VolumeName' not in df: raise ValueError(f'{source}: the split table has no VolumeName column')
+    check_volume_names(df['VolumeName'], source) # before anything is written
     if batch_size < 1: raise ValueError(f'batch_size must be at least 1, got {batch_size}')
     if layout not in LAYOUTS: raise ValueError(f'layout must be one of {list(LAYOUTS)}, got {layout!r}')
     p, (i, n) = get_profile(profile), _shard(shard)

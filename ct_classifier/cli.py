@@ -18,7 +18,7 @@ from .config import (Config, config_from_dict, config_hash, config_to_dict, demo
 from .synthetic import make_synthetic_ct_rate
 from .cache import cache_folder, read_manifest
 from .ctclip import save_random_ctclip_checkpoint
-from .experiment import prepare_data, train_from_config
+from .experiment import check_experiment, prepare_data, train_from_config
 from .report import evaluate_run
 
 # %% ../nbs/09_cli.ipynb #b8834980
@@ -189,6 +189,7 @@ def run_demo(cfg:Config|None=None, # the experiment; default: the embedded demo 
              retrain:bool=False, # train every model again in a new run folder, even where a finished run of its config exists
              progress:bool=True, # show progress bars
              verbose:bool=True, # print each stage's outcome (done, reused, resumed, failed) as it happens
+             source:str='<demo config>', # names the config file in error messages
             ) -> dict: # 'stages' (lines), 'models' (name → result), 'summary' (last lines), 'failed' (model names), 'report', ...
     "The main job: data (made or reused) → clean → split → cache → train each model of `demo.models` (reused by config) → evaluate → report."
     cfg, t0, stages = cfg or demo_config(), time.time(), []
@@ -196,7 +197,9 @@ def run_demo(cfg:Config|None=None, # the experiment; default: the embedded demo 
         stages.append(f'{stage}: {status}' + (f' ({detail})' if detail else ''))
         if verbose: print(stages[-1], flush=True)
     seed_everything(cfg.seed)
-    models = {n: with_random_encoder(mc) for n, mc in demo_model_configs(cfg).items()} # checked before any work
+    models = {n: with_random_encoder(mc) for n, mc in demo_model_configs(cfg, source).items()} # checked before any work
+    for name, (mc, _) in models.items(): check_experiment(mc, source, f'demo.models.{name}.')
+    if not models: check_experiment(cfg, source)
     profiles = list(dict.fromkeys(mc.training.profile for mc, _ in models.values())) or [cfg.training.profile]
     out = _data_stages(cfg, profiles, progress, say)
     out.update(stages=stages, models={}, failed=[])
@@ -226,7 +229,7 @@ def ctc_demo(config:Param('YAML experiment config (default: the embedded demo ex
     cfg = load_config(config) if config else demo_config()
     if out: cfg = rebase_paths(cfg, out)
     _LOG.info(f'experiment {cfg.name!r}: data in {cfg.paths.data_root}, runs in {cfg.paths.output_dir}')
-    try: res = run_demo(cfg, retrain)
+    try: res = run_demo(cfg, retrain, source=config or '<demo config>')
     except RuntimeError as e: print(f'ctc_demo: a stage failed: {e}', file=sys.stderr); raise SystemExit(1) # e.g. volumes that could not be written
     if not res['models']: print(f'no models in demo.models of {cfg.name!r}: the data stages only')
     print(f"finished in {res['seconds']:.0f} s" + (f"; report: {res['report']}" if 'report' in res else ''))
