@@ -16,7 +16,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.stats import norm, rankdata
 
-from .core import LABELS, save_csv, save_json
+from .core import LABELS, atomic_write
 from .metrics import METRICS, operating_points, youden_thresholds
 
 # %% ../nbs/07_evaluation.ipynb #e7a0c002
@@ -264,15 +264,24 @@ class Evaluation:
     ci: float = 0.95 # interval coverage
     seed: int = 0 # of the replicates' draws
 
-    def save(self, folder, # written into it: metrics.csv and metrics.json
-            ) -> dict: # {'csv': path, 'json': path}
-        "The table as CSV (with its `thresholds_from` column) and JSON (with protocol, note, sizes and thresholds)."
-        folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    def file_contents(self) -> dict: # {'metrics.csv': bytes, 'metrics.json': bytes}
+        "What `save` writes: the table as CSV (with `thresholds_from`) and JSON (protocol, note, sizes, thresholds)."
         meta = {'protocol': self.protocol, 'thresholds_from': self.thresholds_from, 'n_volumes': len(self.probs),
                 'n_patients': self.n_patients, 'n_boot': self.n_boot, 'ci': self.ci, 'seed': self.seed,
                 'thresholds': dict(zip(self.names, map(float, self.thresholds))),
                 'metrics': json.loads(self.table.drop(columns='thresholds_from').to_json(orient='index'))}
-        return {'csv': save_csv(self.table, folder/'metrics.csv', index=True), 'json': save_json(meta, folder/'metrics.json')}
+        table = self.table.to_csv(index=True)
+        return {'metrics.csv': table.encode('utf-8'), 'metrics.json': json.dumps(meta, indent=2).encode('utf-8')}
+
+    def save(self, folder, # written into it: metrics.csv and metrics.json
+            ) -> dict: # {'csv': path, 'json': path}
+        "Write `file_contents` into `folder`, each file atomically."
+        folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+        out = {}
+        for name, data in self.file_contents().items():
+            with atomic_write(folder/name, 'wb') as f: f.write(data)
+            out[name.split('.')[-1]] = folder/name
+        return out
 
 # %% ../nbs/07_evaluation.ipynb #f1f8e532
 def _resolve_thresholds(thresholds, rule, tune, protocol, p, y, names):
