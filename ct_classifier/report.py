@@ -17,7 +17,7 @@ from .core import atomic_write, check_output_file, read_json_file, save_json
 from .script import Param, call_parse
 from .cache import cache_folder
 from .data import CachedVolumeDataset, read_split_table
-from .evaluation import Evaluation, evaluate
+from .evaluation import Evaluation, _check_n_boot, evaluate
 from .metrics import operating_points
 from .inference import load_run
 from .sampling import split_path
@@ -126,7 +126,9 @@ def plot_intervals(ev:Evaluation, # the result of `evaluate`, with intervals (`n
     v = ev.table.loc[rows, metric].to_numpy()
     lo, hi = (ev.table.loc[rows, f'{metric}_{s}'].to_numpy() if f'{metric}_{s}' in ev.table else v for s in ('lo', 'hi'))
     fig, ax = plt.subplots(figsize=(6, .26*len(rows) + 1.2), dpi=60)
-    ax.errorbar(v, np.arange(len(rows)), xerr=np.vstack([v - lo, hi - v]), fmt='o', ms=4, c='C0', capsize=2)
+    at = np.arange(len(rows))
+    ax.errorbar((lo + hi)/2, at, xerr=(hi - lo)/2, fmt='none', c='C0', capsize=2) # apart from the point: the interval
+    ax.plot(v, at, 'o', ms=4, c='C0')                                             # of a few replicates need not hold it
     ax.plot(v[:1], [0], 'D', c='C3', ms=6)
     ax.set_yticks(np.arange(len(rows)), rows, fontsize=8)
     ci = f'{ev.ci:.0%} patient-bootstrap intervals ({ev.n_boot} replicates, {ev.n_patients} patients)' if ev.n_boot else 'no intervals'
@@ -225,6 +227,7 @@ def evaluate_run(run_dir, # a run folder that `ctc_train` wrote (config.yaml, be
                 ) -> dict: # 'evaluation' (the `Evaluation`), 'folder', 'files' (name → path)
     "Evaluate a run on a split from its cache at its stored thresholds; write the report, metrics, per-volume predictions and plots."
     run = Path(run_dir)
+    _check_n_boot(n_boot)
     if not (run/'config.yaml').is_file():
         raise ValueError(f'{run}: not a run folder (no config.yaml); expected a folder that ctc_train wrote')
     im = load_run(run, device=device)
