@@ -237,6 +237,7 @@ def evaluate_run(run_dir, # a run folder that `ctc_train` wrote (config.yaml, be
     folder = Path(out) if out is not None else run/('evaluation' if split.resolve() == default.resolve() else f'evaluation_{split.stem}')
     for name, ours in _OURS.items(): check_output_file(folder/name, [split], ours, f'{name} of the evaluation')
     df = read_split_table(split, im.labels)
+    if not len(df): raise ValueError(f'{split}: holds no volumes (a header line only); expected at least one row')
     if 'patient_id' not in df: raise ValueError(f"{split}: no patient_id column; the bootstrap resamples patients (ctc_split's split files have it)")
     cache = cache_folder(cfg.paths.cache_dir, cfg.training.profile)
     ds = CachedVolumeDataset(df, cache, im.labels, on_missing='drop')
