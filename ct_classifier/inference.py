@@ -178,6 +178,7 @@ def predict(model_or_run, # an `InferenceModel`, or a run folder or weights file
     "Per file and label, the probability and the 0/1 decision at the run's thresholds; a file that fails is reported in its row, and the rest go on."
     im = model_or_run if isinstance(model_or_run, InferenceModel) else load_run(model_or_run, device=device)
     if batch_size < 1: raise ValueError(f'batch_size must be at least 1, got {batch_size}')
+    if workers < 1: raise ValueError(f'workers must be at least 1, got {workers}')
     files = find_volumes(paths)
     rows = {}
     if metadata is not None:
@@ -223,6 +224,7 @@ def ctc_infer(model:Param('a run folder (config.yaml, best_model.pth, training_s
               explain_dir:Param("the folder for the maps (default: the predictions CSV's folder)", str)=None,
               explain_method:Param('how the maps are made', str, choices=list(SALIENCY_METHODS))='gradcam'):
     "Predict the labels of NIfTI files with a trained run: per label a probability and a 0/1 decision at the run's thresholds; optionally saliency maps."
+    if workers < 1: raise ValueError(f'--workers must be at least 1, got {workers}')
     files = find_volumes(input)
     out = check_output_file(output, [*files, model, *([config] if config else []), *([metadata] if metadata else [])],
                             ours=_is_predictions_csv, what='predictions CSV')
@@ -232,11 +234,15 @@ def ctc_infer(model:Param('a run folder (config.yaml, best_model.pth, training_s
                  max_voxels=max_voxels)
     maps = explain_files(im, [Path(p) for p, s in zip(df.path, df.status) if s == 'ok'], want, explain_dir or out.parent, explain_method,
                          batch_size, metadata, rescale) if want else {}
+    predicted = int((df.status == 'ok').sum()) # counted before a refused map takes the status of its prediction
     for f, r in maps.items():
         if isinstance(r, str): df.loc[df.path == str(f), 'status'] = f'saliency map: {r}'
     save_csv(df, out)
-    failed, n_maps = int((df.status != 'ok').sum()), sum(len(r) for r in maps.values() if not isinstance(r, str))
-    print(f'{len(df) - failed} of {len(df)} files predicted with {im.weights} (thresholds: {im.thresholds_from}): {out}'
+    failed, maps_failed = len(df) - predicted, sum(isinstance(r, str) for r in maps.values())
+    n_maps = sum(len(r) for r in maps.values() if not isinstance(r, str))
+    problems = [f'{failed} failed'] if failed else []
+    if maps_failed: problems.append(f'{maps_failed} without saliency maps')
+    print(f'{predicted} of {len(df)} files predicted with {im.weights} (thresholds: {im.thresholds_from}): {out}'
           + (f'; {n_maps} saliency maps ({explain_method}) in {explain_dir or out.parent}' if want else '')
-          + (f'; {failed} failed, see the status column' if failed else ''))
-    if failed: raise SystemExit(1)
+          + (f"; {', '.join(problems)}, see the status column" if problems else ''))
+    if problems: raise SystemExit(1)
