@@ -23,9 +23,13 @@ from .cache import entry_file, split_entries
 def read_split_table(split, # a DataFrame or the path of a CSV file, with VolumeName and the label columns
                      labels=LABELS, # label columns whose values must be 0 or 1; None: not checked
                     ) -> pd.DataFrame:
-    "A split table with its labels checked to be 0 or 1 (a blank, a 2 or a 0.5 is an error naming the row)."
-    df = read_table(split)
-    return df if labels is None else check_label_values(df, '<DataFrame>' if isinstance(split, pd.DataFrame) else split, labels)
+    "A split table with a VolumeName column and labels of 0 or 1 (a blank, a 2 or a 0.5 is an error naming the row)."
+    df, source = read_table(split), '<DataFrame>' if isinstance(split, pd.DataFrame) else split
+    if 'VolumeName' not in df:
+        found = ', '.join(map(str, df.columns[:5])) + (', …' if len(df.columns) > 5 else '')
+        raise ValueError(f'{source}: no VolumeName column (its columns: {found}); '
+                         'expected a split table with VolumeName and the label columns')
+    return df if labels is None else check_label_values(df, source, labels)
 
 # %% ../nbs/03c_data.ipynb #7754720d
 _LOG = get_logger('data')

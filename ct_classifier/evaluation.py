@@ -16,7 +16,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.stats import norm, rankdata
 
-from .core import LABELS, save_csv, save_json
+from .core import LABELS, atomic_write
 from .metrics import METRICS, operating_points, youden_thresholds
 
 # %% ../nbs/07_evaluation.ipynb #e7a0c002
@@ -264,15 +264,24 @@ class Evaluation:
     ci: float = 0.95 # interval coverage
     seed: int = 0 # of the replicates' draws
 
-    def save(self, folder, # written into it: metrics.csv and metrics.json
-            ) -> dict: # {'csv': path, 'json': path}
-        "The table as CSV (with its `thresholds_from` column) and JSON (with protocol, note, sizes and thresholds)."
-        folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    def file_contents(self) -> dict: # {'metrics.csv': bytes, 'metrics.json': bytes}
+        "What `save` writes: the table as CSV (with `thresholds_from`) and JSON (protocol, note, sizes, thresholds)."
         meta = {'protocol': self.protocol, 'thresholds_from': self.thresholds_from, 'n_volumes': len(self.probs),
                 'n_patients': self.n_patients, 'n_boot': self.n_boot, 'ci': self.ci, 'seed': self.seed,
                 'thresholds': dict(zip(self.names, map(float, self.thresholds))),
                 'metrics': json.loads(self.table.drop(columns='thresholds_from').to_json(orient='index'))}
-        return {'csv': save_csv(self.table, folder/'metrics.csv', index=True), 'json': save_json(meta, folder/'metrics.json')}
+        table = self.table.to_csv(index=True)
+        return {'metrics.csv': table.encode('utf-8'), 'metrics.json': json.dumps(meta, indent=2).encode('utf-8')}
+
+    def save(self, folder, # written into it: metrics.csv and metrics.json
+            ) -> dict: # {'csv': path, 'json': path}
+        "Write `file_contents` into `folder`, each file atomically."
+        folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+        out = {}
+        for name, data in self.file_contents().items():
+            with atomic_write(folder/name, 'wb') as f: f.write(data)
+            out[name.split('.')[-1]] = folder/name
+        return out
 
 # %% ../nbs/07_evaluation.ipynb #f1f8e532
 def _resolve_thresholds(thresholds, rule, tune, protocol, p, y, names):
@@ -298,6 +307,10 @@ def _resolve_thresholds(thresholds, rule, tune, protocol, p, y, names):
     if t.ndim and t.shape != (p.shape[1],): raise ValueError(f'thresholds: {t.shape[0]} values for {p.shape[1]} labels')
     return np.broadcast_to(t, (p.shape[1],)).copy(), 'given'
 
+def _check_n_boot(n_boot):
+    "Refuse a replicate count below 0 (0: no intervals)."
+    if not n_boot >= 0: raise ValueError(f'n_boot must be 0 (no intervals) or more, got {n_boot}')
+
 def evaluate(probs, # (N, C) predicted probabilities (a DataFrame's columns name the labels)
              labels, # (N, C) 0/1 labels
              patient_ids=None, # (N,) the patient of each volume: the bootstrap resamples patients
@@ -314,6 +327,7 @@ def evaluate(probs, # (N, C) predicted probabilities (a DataFrame's columns name
              names=None, # the C label names; default `LABELS` (or a DataFrame's columns)
             ) -> Evaluation:
     "Every metric per label, macro and micro, at thresholds chosen elsewhere, with patient-cluster bootstrap intervals."
+    _check_n_boot(n_boot)
     p, y, names = _inputs(probs, labels, names)
     t, source = _resolve_thresholds(thresholds, rule, tune, protocol, p, y, names)
     pred = (p > t if protocol == 'ct-clip' else p >= t).astype(np.float64)

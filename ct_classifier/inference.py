@@ -19,7 +19,7 @@ import torch.nn as nn
 from .core import LABELS, check_output_file, get_logger, parallel_map, pick_device, read_json_file, read_table, save_csv
 from .script import Param, call_parse
 from .config import Config, ModelConfig, load_config
-from .volumes import Profile, get_profile, load_volume, preprocess_volume
+from .volumes import MAX_VOXELS, Profile, get_profile, load_volume, preprocess_volume
 from .cache import CACHE_DTYPE
 from .models import MODELS, create_model
 from .explain import SALIENCY_METHODS, explain_files, label_indices
@@ -159,9 +159,10 @@ def _init_worker(): torch.set_num_threads(1) # a forked worker: one thread (an O
 
 def _prepare(job):
     "One file → (the (1, D, H, W) input as the cache would hold it, None), or (None, the error)."
-    path, row, profile, rescale = job
+    path, row, profile, rescale, max_voxels = job
     try: # a NumPy array, not a tensor, comes back from a worker process: tensors would travel through shared memory
-        return preprocess_volume(load_volume(path, row, rescale), profile).numpy().astype(CACHE_DTYPE), None
+        volume = load_volume(path, row, rescale, max_voxels=max_voxels) # a huge one refused from its header, unread
+        return preprocess_volume(volume, profile).numpy().astype(CACHE_DTYPE), None
     except Exception as e: return None, f'{type(e).__name__}: {e}'
 
 def predict(model_or_run, # an `InferenceModel`, or a run folder or weights file for `load_run`
@@ -172,10 +173,12 @@ def predict(model_or_run, # an `InferenceModel`, or a run folder or weights file
             metadata=None, # a table (CSV path or DataFrame) with VolumeName and CT-RATE's spacing/rescale columns, for the files it names
             rescale:str='auto', # the loader's rescale rule (see `load_volume`)
             workers:int=1, # processes that read and preprocess the files
+            max_voxels:int=MAX_VOXELS, # refuse (in its row) a file whose header declares more voxels, before reading it
            ) -> pd.DataFrame: # one row per file: path, status, `<label>_prob` and `<label>_pred` per label
     "Per file and label, the probability and the 0/1 decision at the run's thresholds; a file that fails is reported in its row, and the rest go on."
     im = model_or_run if isinstance(model_or_run, InferenceModel) else load_run(model_or_run, device=device)
     if batch_size < 1: raise ValueError(f'batch_size must be at least 1, got {batch_size}')
+    if workers < 1: raise ValueError(f'workers must be at least 1, got {workers}')
     files = find_volumes(paths)
     rows = {}
     if metadata is not None:
@@ -187,7 +190,7 @@ def predict(model_or_run, # an `InferenceModel`, or a run folder or weights file
     def run_batch():
         with torch.no_grad(): z = im.model(torch.from_numpy(np.stack([x for _, x in batch])).to(dev).float())
         probs[[i for i, _ in batch]] = torch.sigmoid(z.float()).cpu().numpy(); batch.clear()
-    jobs = [(f, rows.get(f.name), im.profile, rescale) for f in files]
+    jobs = [(f, rows.get(f.name), im.profile, rescale, max_voxels) for f in files]
     for i, (x, err) in enumerate(parallel_map(_prepare, jobs, workers, progress, _init_worker)):
         if err: status[i] = err; _LOG.warning(f'{files[i]} skipped: {err}'); continue
         batch.append((i, x))
@@ -216,23 +219,30 @@ def ctc_infer(model:Param('a run folder (config.yaml, best_model.pth, training_s
               batch_size:Param('volumes per forward pass', int)=4,
               device:Param("where the network runs: cpu, cuda, cuda:1, mps (default: $CTC_DEVICE or 'auto')", str)=None,
               workers:Param('processes that read and preprocess the files', int)=1,
+              max_voxels:Param('refuse a file whose header declares more voxels, before reading it', int)=MAX_VOXELS,
               explain:Param('also write saliency maps (NIfTI, over each scan) for these labels: comma-separated names, or "all"', str)=None,
               explain_dir:Param("the folder for the maps (default: the predictions CSV's folder)", str)=None,
               explain_method:Param('how the maps are made', str, choices=list(SALIENCY_METHODS))='gradcam'):
     "Predict the labels of NIfTI files with a trained run: per label a probability and a 0/1 decision at the run's thresholds; optionally saliency maps."
+    if workers < 1: raise ValueError(f'--workers must be at least 1, got {workers}')
     files = find_volumes(input)
     out = check_output_file(output, [*files, model, *([config] if config else []), *([metadata] if metadata else [])],
                             ours=_is_predictions_csv, what='predictions CSV')
     im = load_run(model, config, device)
     want = [im.labels[i] for i in label_indices(list(im.labels) if explain == 'all' else [l for l in explain.split(',') if l.strip()], im.labels)] if explain else []
-    df = predict(im, files, batch_size, progress=True, metadata=metadata, rescale=rescale, workers=workers)
+    df = predict(im, files, batch_size, progress=True, metadata=metadata, rescale=rescale, workers=workers,
+                 max_voxels=max_voxels)
     maps = explain_files(im, [Path(p) for p, s in zip(df.path, df.status) if s == 'ok'], want, explain_dir or out.parent, explain_method,
                          batch_size, metadata, rescale) if want else {}
+    predicted = int((df.status == 'ok').sum()) # counted before a refused map takes the status of its prediction
     for f, r in maps.items():
         if isinstance(r, str): df.loc[df.path == str(f), 'status'] = f'saliency map: {r}'
     save_csv(df, out)
-    failed, n_maps = int((df.status != 'ok').sum()), sum(len(r) for r in maps.values() if not isinstance(r, str))
-    print(f'{len(df) - failed} of {len(df)} files predicted with {im.weights} (thresholds: {im.thresholds_from}): {out}'
+    failed, maps_failed = len(df) - predicted, sum(isinstance(r, str) for r in maps.values())
+    n_maps = sum(len(r) for r in maps.values() if not isinstance(r, str))
+    problems = [f'{failed} failed'] if failed else []
+    if maps_failed: problems.append(f'{maps_failed} without saliency maps')
+    print(f'{predicted} of {len(df)} files predicted with {im.weights} (thresholds: {im.thresholds_from}): {out}'
           + (f'; {n_maps} saliency maps ({explain_method}) in {explain_dir or out.parent}' if want else '')
-          + (f'; {failed} failed, see the status column' if failed else ''))
-    if failed: raise SystemExit(1)
+          + (f"; {', '.join(problems)}, see the status column" if problems else ''))
+    if problems: raise SystemExit(1)

@@ -6,18 +6,18 @@
 __all__ = ['plot_roc', 'plot_pr', 'plot_reliability', 'plot_intervals', 'interval_table', 'evaluate_run', 'ctc_evaluate']
 
 # %% ../nbs/07c_report.ipynb #ab12c6cf
-import dataclasses
+import dataclasses, hashlib
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .core import atomic_write, check_output_file, read_json_file, save_csv
+from .core import atomic_write, check_output_file, read_json_file, save_json
 from .script import Param, call_parse
 from .cache import cache_folder
 from .data import CachedVolumeDataset, read_split_table
-from .evaluation import Evaluation, evaluate
+from .evaluation import Evaluation, _check_n_boot, evaluate
 from .metrics import operating_points
 from .inference import load_run
 from .sampling import split_path
@@ -44,7 +44,7 @@ def _grid(n, ncols, size=2.3):
     for ax in axes.flat[n:]: ax.axis('off')
     return fig, axes.flat
 
-_MARK = 'ct_classifier ctc_evaluate' # in report.md and the PNGs: how a rerun knows a file is its own
+_MARK = 'ct_classifier ctc_evaluate' # in report.md, the PNGs and written_by.json: how a rerun knows a file is its own
 
 def _save(fig, path):
     "Write `fig` to `path` as PNG, atomically and marked as the package's, when a path is given."
@@ -126,7 +126,9 @@ def plot_intervals(ev:Evaluation, # the result of `evaluate`, with intervals (`n
     v = ev.table.loc[rows, metric].to_numpy()
     lo, hi = (ev.table.loc[rows, f'{metric}_{s}'].to_numpy() if f'{metric}_{s}' in ev.table else v for s in ('lo', 'hi'))
     fig, ax = plt.subplots(figsize=(6, .26*len(rows) + 1.2), dpi=60)
-    ax.errorbar(v, np.arange(len(rows)), xerr=np.vstack([v - lo, hi - v]), fmt='o', ms=4, c='C0', capsize=2)
+    at = np.arange(len(rows))
+    ax.errorbar((lo + hi)/2, at, xerr=(hi - lo)/2, fmt='none', c='C0', capsize=2) # apart from the point: the interval
+    ax.plot(v, at, 'o', ms=4, c='C0')                                             # of a few replicates need not hold it
     ax.plot(v[:1], [0], 'D', c='C3', ms=6)
     ax.set_yticks(np.arange(len(rows)), rows, fontsize=8)
     ci = f'{ev.ci:.0%} patient-bootstrap intervals ({ev.n_boot} replicates, {ev.n_patients} patients)' if ev.n_boot else 'no intervals'
@@ -157,14 +159,35 @@ _REPORT_METRICS = ('auroc', 'auprc', 'sensitivity', 'specificity', 'precision', 
 def _head(path, n=4096) -> bytes:
     with open(path, 'rb') as f: return f.read(n)
 
-def _json_is_metrics(path) -> bool:
-    try: return {'protocol', 'thresholds_from', 'metrics'} <= set(read_json_file(path, 'metrics.json'))
-    except (ValueError, TypeError): return False
+_WRITTEN = 'written_by.json' # the mark of the files that cannot carry one (CSV, JSON): the SHA-256 of each as written
+
+def _sha256(data:bytes) -> str: return hashlib.sha256(data).hexdigest()
+
+def _recorded(folder) -> dict|None:
+    "File name → the SHA-256 digests that `folder/written_by.json` records for it; None without such a file of ours."
+    try: found = read_json_file(Path(folder)/_WRITTEN, 'a record of the files ctc_evaluate wrote')
+    except (ValueError, OSError): return None
+    ours = isinstance(found, dict) and found.get('written_by') == _MARK and isinstance(found.get('files'), dict)
+    return found['files'] if ours else None
+
+def _is_recorded(path) -> bool:
+    "Whether `path` holds the very bytes that its folder's written_by.json records for it."
+    return _sha256(Path(path).read_bytes()) in (_recorded(Path(path).parent) or {}).get(Path(path).name, ())
+
+def _write_recorded(data:bytes, # the file's content
+                    path:Path, # where it goes: a file this command wrote, or none
+                   ) -> Path:
+    "Write `data` to `path` atomically, its digest recorded first in written_by.json (beside the file's current one)."
+    files = _recorded(path.parent) or {}
+    now = [_sha256(path.read_bytes())] if path.is_file() and _is_recorded(path) else []
+    files[path.name] = list(dict.fromkeys([*now, _sha256(data)]))
+    save_json({'written_by': _MARK, 'files': files}, path.parent/_WRITTEN)
+    with atomic_write(path, 'wb') as f: f.write(data)
+    return path
 
 _OURS = {'report.md': lambda p: _MARK.encode() in _head(p, 200), # file name → whether an existing file is one this command wrote
-         'metrics.csv': lambda p: _head(p).startswith(b'label,') and b'thresholds_from' in _head(p).split(b'\n')[0],
-         'metrics.json': _json_is_metrics,
-         'predictions.csv': lambda p: _head(p).startswith(b'VolumeName,patient_id,'),
+         _WRITTEN: lambda p: _recorded(Path(p).parent) is not None,
+         **{n: _is_recorded for n in ('metrics.csv', 'metrics.json', 'predictions.csv')},
          **{f'{k}.png': (lambda p: _head(p).startswith(b'\x89PNG') and _MARK.encode() in _head(p)) for k in ('roc', 'pr', 'reliability', 'forest')}}
 
 def _md_table(df) -> str:
@@ -204,6 +227,7 @@ def evaluate_run(run_dir, # a run folder that `ctc_train` wrote (config.yaml, be
                 ) -> dict: # 'evaluation' (the `Evaluation`), 'folder', 'files' (name → path)
     "Evaluate a run on a split from its cache at its stored thresholds; write the report, metrics, per-volume predictions and plots."
     run = Path(run_dir)
+    _check_n_boot(n_boot)
     if not (run/'config.yaml').is_file():
         raise ValueError(f'{run}: not a run folder (no config.yaml); expected a folder that ctc_train wrote')
     im = load_run(run, device=device)
@@ -213,6 +237,7 @@ def evaluate_run(run_dir, # a run folder that `ctc_train` wrote (config.yaml, be
     folder = Path(out) if out is not None else run/('evaluation' if split.resolve() == default.resolve() else f'evaluation_{split.stem}')
     for name, ours in _OURS.items(): check_output_file(folder/name, [split], ours, f'{name} of the evaluation')
     df = read_split_table(split, im.labels)
+    if not len(df): raise ValueError(f'{split}: holds no volumes (a header line only); expected at least one row')
     if 'patient_id' not in df: raise ValueError(f"{split}: no patient_id column; the bootstrap resamples patients (ctc_split's split files have it)")
     cache = cache_folder(cfg.paths.cache_dir, cfg.training.profile)
     ds = CachedVolumeDataset(df, cache, im.labels, on_missing='drop')
@@ -226,11 +251,12 @@ def evaluate_run(run_dir, # a run folder that `ctc_train` wrote (config.yaml, be
     ev = evaluate(probs, y, pid, thresholds=im.thresholds, n_boot=n_boot, seed=seed, names=list(im.labels))
     ev = dataclasses.replace(ev, thresholds_from=src, table=ev.table.assign(thresholds_from=src))
     folder.mkdir(parents=True, exist_ok=True)
-    files = {f'metrics.{k}': v for k, v in ev.save(folder).items()}
+    files = {name: _write_recorded(data, folder/name) for name, data in ev.file_contents().items()}
     cols = {'VolumeName': ds.names, 'patient_id': pid}
     for j, l in enumerate(im.labels):
         cols[f'{l}_prob'], cols[f'{l}_true'], cols[f'{l}_pred'] = probs[:, j], y[:, j].astype(int), (probs[:, j] >= ev.thresholds[j]).astype(int)
-    files['predictions.csv'] = save_csv(pd.DataFrame(cols), folder/'predictions.csv')
+    predictions = pd.DataFrame(cols).to_csv(index=False).encode('utf-8')
+    files['predictions.csv'] = _write_recorded(predictions, folder/'predictions.csv')
     for name, plot in (('roc', plot_roc), ('pr', plot_pr), ('reliability', plot_reliability), ('forest', plot_intervals)):
         files[f'{name}.png'] = folder/f'{name}.png'; plt.close(plot(ev, path=files[f'{name}.png']))
     with atomic_write(folder/'report.md', 'w', encoding='utf-8') as f: f.write(_report(ev, im, run, split, folder))
