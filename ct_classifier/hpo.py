@@ -17,7 +17,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from .core import get_logger, save_csv
+from .core import _watch_parent, get_logger, save_csv
 from .config import Config, ConfigError, config_from_dict, config_to_dict, load_config, save_config, set_keys
 from .script import Param, call_parse
 from .sampling import read_split, split_path
@@ -204,8 +204,10 @@ def _optimize(cfg, name, storage, folder, n, worker=0):
         return run_trial(trial, cfg, stages, folder)
     st.optimize(objective, n_trials=n, catch=(Exception,), gc_after_trial=True)
 
-def _worker(config, name, storage, folder, n, worker):
-    "A worker process's entry point (see `run_study`)."
+def _worker(parent, config, name, storage, folder, n, worker):
+    "A worker process's entry point (see `run_study`); it ends with its parent `parent`, like `parallel_map`'s workers."
+    _watch_parent()
+    if os.getppid() != int(parent): os._exit(1) # the parent died before the guard was set
     _optimize(load_config(config), name, storage, Path(folder), int(n), int(worker))
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -254,12 +256,13 @@ def run_study(cfg:Config, # the experiment, with its `hpo:` section
         save_config(cfg, folder/'study_config.yaml')
         parts = [left//workers + (i < left % workers) for i in range(workers)]
         code_ = 'import sys; from ct_classifier.hpo import _worker; _worker(*sys.argv[1:])'
+        args = [str(os.getpid()), str(folder/'study_config.yaml'), name, str(storage or ''), str(folder)]
         procs = {}
         for i, n in enumerate(parts):
             if not n: continue
             with open(folder/f'worker{i}.log', 'w') as log: # each worker's messages (a pipe could fill and stall it)
-                procs[i] = subprocess.Popen([sys.executable, '-c', code_, str(folder/'study_config.yaml'), name, str(storage or ''), str(folder), str(n), str(i)],
-                                            stdout=log, stderr=subprocess.STDOUT)
+                argv = [sys.executable, '-c', code_, *args, str(n), str(i)]
+                procs[i] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         for i, p in procs.items():
             if p.wait():
                 last = (folder/f'worker{i}.log').read_text(errors='replace').strip().splitlines() or ['no message']
