@@ -173,7 +173,9 @@ def trials_table(study:optuna.Study, # a study run by `run_study`
         rows.append({'number': t.number, 'state': t.state.name, 'value': t.value if t.state == TrialState.COMPLETE else None, 'fraction': a.get('fraction'),
                      **{f'score_f{f:g}': t.intermediate_values.get(k) for k, f in enumerate(fr)}, 'seed': a.get('seed'),
                      **t.params, 'reason': a.get('fail_reason') or a.get('prune_reason') or dead.get(str(t.number)), 'run_dir': (a.get('run_dirs') or [None])[-1]})
-    return pd.DataFrame(rows)
+    # a study with no trial: the table's columns, no row
+    no_trial = ['number', 'state', 'value', 'fraction', *[f'score_f{f:g}' for f in fr], 'seed', 'reason', 'run_dir']
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=no_trial)
 
 # %% ../nbs/08_hpo.ipynb #b46a24de
 def write_study_outputs(study:optuna.Study, # a study run by `run_study`
@@ -229,7 +231,7 @@ def _fail_dead_trials(st):
     if dead: st.set_user_attr('dead_workers', dead)
 
 def run_study(cfg:Config, # the experiment, with its `hpo:` section
-              n_trials:int|None=None, # finished trials the study should hold, counting earlier calls' (default `hpo.n_trials`)
+              n_trials:int|None=None, # finished trials to hold, earlier calls' included (None: `hpo.n_trials`)
               study_name:str|None=None, # default `hpo.study_name`, else the experiment's name
               storage:str|None=None, # a database URL or a journal file (default `hpo.storage`, else `journal.log` in the study's folder)
               workers:int=1, # processes that share the study
@@ -237,7 +239,8 @@ def run_study(cfg:Config, # the experiment, with its `hpo:` section
              ) -> optuna.Study:
     "Run a staged-by-data TPE search until the study holds `n_trials` finished trials; write its trials table and best config."
     h = cfg.hpo
-    n_trials, name = n_trials or h.n_trials, study_name or h.study_name or cfg.name
+    n_trials, name = h.n_trials if n_trials is None else n_trials, study_name or h.study_name or cfg.name
+    if n_trials < 0: raise ValueError(f'n_trials must be at least 0, got {n_trials}')
     if workers < 1: raise ValueError(f'workers must be at least 1, got {workers}')
     folder, storage = Path(cfg.paths.output_dir)/'hpo'/name, storage or h.storage or None
     search_space(cfg)
@@ -273,7 +276,7 @@ def run_study(cfg:Config, # the experiment, with its `hpo:` section
 # %% ../nbs/08_hpo.ipynb #f7597db8
 @call_parse
 def ctc_hpo(config:Param('YAML experiment config with an hpo: section', str, required=True)=None,
-            n_trials:Param('finished trials the study should hold, counting earlier runs (default: hpo.n_trials)', int)=None,
+            n_trials:Param('finished trials to hold, earlier runs included (0: none; default: hpo.n_trials)', int)=None,
             study_name:Param('the study (default: hpo.study_name, else the experiment name)', str)=None,
             storage:Param("a database URL or a journal file (default: hpo.storage, else journal.log in the study's folder)", str)=None,
             workers:Param('processes that share the study', int)=1,
@@ -282,7 +285,8 @@ def ctc_hpo(config:Param('YAML experiment config with an hpo: section', str, req
     cfg = load_config(config)
     st = run_study(cfg, n_trials, study_name, storage, workers)
     folder = Path(cfg.paths.output_dir)/'hpo'/st.study_name
-    print(trials_table(st).drop(columns=['run_dir']).to_string(index=False, float_format=lambda v: f'{v:.4g}'))
+    table = trials_table(st).drop(columns=['run_dir'])
+    if len(table): print(table.to_string(index=False, float_format=lambda v: f'{v:.4g}'))
     done = st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not done: print(f'no trial finished the largest fraction; trials in {folder/"trials.csv"}'); return
     print(f"best: trial {st.best_trial.number}, {st.user_attrs['objective']} {st.best_value:.4f}; "
