@@ -7,13 +7,14 @@ __all__ = ['search_space', 'suggest_params', 'apply_params', 'hpo_stages', 'prom
            'trials_table', 'write_study_outputs', 'run_study', 'ctc_hpo']
 
 # %% ../nbs/08_hpo.ipynb #7bee5cd2
-import gc, math, os, socket, subprocess, sys, warnings
+import gc, math, os, re, socket, subprocess, sys, warnings
 from copy import deepcopy
 from pathlib import Path
 
 import pandas as pd
 import torch
 import optuna
+import sqlalchemy
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
@@ -146,18 +147,52 @@ def run_trial(trial:optuna.Trial, # the trial, from `study.optimize` or `study.a
     finally: _release_memory()
 
 # %% ../nbs/08_hpo.ipynb #5a7b87e3
+_TIMEOUT_DRIVERS = ('psycopg', 'psycopg2', 'pymysql', 'mysqldb') # they take connect_args={'connect_timeout': seconds}
+# a database driver's module → what pip installs
+_DRIVER_PACKAGES = {'psycopg': "'psycopg[binary]'", 'psycopg2': 'psycopg2-binary',
+                    'pymysql': 'PyMySQL', 'MySQLdb': 'mysqlclient'}
+
+def _shown_url(storage:str) -> str:
+    "A storage URL as it may be printed: its password replaced by ***."
+    try: return sqlalchemy.engine.make_url(storage).render_as_string(hide_password=True)
+    except Exception: return re.sub(r'(://[^/@:]*:)[^/@]*@', r'\1***@', storage)
+
+def _rdb_storage(url:str):
+    "An `RDBStorage` with heartbeats on `url`; a bad URL, a missing driver or a failed connection is one line."
+    shown = _shown_url(url)
+    example = 'expected a URL such as postgresql://user@host/db or sqlite:///path/optuna.db, or a journal file'
+    try: parsed = sqlalchemy.engine.make_url(url)
+    except sqlalchemy.exc.ArgumentError: raise ValueError(f'storage {shown}: not a database URL; {example}') from None
+    if parsed.get_backend_name() == 'sqlite' and parsed.database not in (None, '', ':memory:'):
+        where = Path(parsed.database).parent.absolute()
+        if not where.is_dir(): raise ValueError(f"storage {shown}: the SQLite file's folder {where} does not exist")
+    kw = dict(heartbeat_interval=60, grace_period=180)
+    try:
+        if parsed.get_driver_name() in _TIMEOUT_DRIVERS: kw['engine_kwargs'] = {'connect_args': {'connect_timeout': 10}}
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', optuna.exceptions.ExperimentalWarning)
+            retry = getattr(optuna.storages, 'RetryHeartbeatStaleTrialCallback', None)
+            if retry is not None: kw['heartbeat_stale_trial_callback'] = retry(max_retry=1)
+            else: kw['failed_trial_callback'] = optuna.storages.RetryFailedTrialCallback(max_retry=1)
+            return optuna.storages.RDBStorage(url, **kw)
+    except sqlalchemy.exc.NoSuchModuleError:
+        raise ValueError(f'storage {shown}: SQLAlchemy knows no database {parsed.drivername!r}; {example}') from None
+    except ImportError as e: # optuna's, raised from the driver's ModuleNotFoundError
+        driver = getattr(e.__cause__, 'name', None) or parsed.get_driver_name()
+        package = _DRIVER_PACKAGES.get(driver, driver)
+        missing = f'the database driver {driver!r} is not installed (pip install {package})'
+        raise ValueError(f'storage {shown}: {missing}') from None
+    except sqlalchemy.exc.DBAPIError as e:
+        reason = (str(e.orig).strip().splitlines() or [type(e.orig).__name__])[0]
+        if parsed.password: reason = reason.replace(parsed.password, '***')
+        raise ValueError(f'storage {shown}: cannot open the database ({reason})') from None
+
 def open_storage(storage:str|Path|None, # a database URL, or a journal file (relative: in `folder`; None or '': `journal.log`)
                  folder:str|Path, # the study's folder
                 ):
     "The study's storage: an `RDBStorage` with heartbeats for a URL, else a `JournalStorage` on a file."
     storage = str(storage or 'journal.log')
-    if '://' in storage:
-        kw = dict(heartbeat_interval=60, grace_period=180)
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', optuna.exceptions.ExperimentalWarning)
-            retry = getattr(optuna.storages, 'RetryHeartbeatStaleTrialCallback', None)
-            if retry is not None: return optuna.storages.RDBStorage(storage, heartbeat_stale_trial_callback=retry(max_retry=1), **kw)
-            return optuna.storages.RDBStorage(storage, failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1), **kw)
+    if '://' in storage: return _rdb_storage(storage)
     path = Path(folder)/storage # a relative file is in the study's folder
     path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
@@ -244,13 +279,16 @@ def run_study(cfg:Config, # the experiment, with its `hpo:` section
     if workers < 1: raise ValueError(f'workers must be at least 1, got {workers}')
     folder, storage = Path(cfg.paths.output_dir)/'hpo'/name, storage or h.storage or None
     search_space(cfg)
+    if '://' in str(storage or ''): open_storage(storage, folder) # a bad database URL fails before any work
     data = prepare_data(cfg, progress)
     stages = hpo_stages(cfg)
     st = _study(cfg, name, storage, folder)
     want = {'fractions': stages, 'eta': h.eta, 'objective': f"macro AUROC on the {'tune' if data['tune'] is not None else 'valid'} split"}
+    where = _shown_url(storage) if storage else folder/'journal.log'
     for k, v in want.items():
         if k in st.user_attrs and st.user_attrs[k] != v:
-            raise ValueError(f"study {name!r} in {storage or folder/'journal.log'} was run with {k} {st.user_attrs[k]}, the config asks for {v}; use another study name")
+            raise ValueError(f"study {name!r} in {where} was run with {k} {st.user_attrs[k]}, the config asks for {v}; "
+                             "use another study name")
         st.set_user_attr(k, v)
     _fail_dead_trials(st)
     left = n_trials - len(st.get_trials(deepcopy=False, states=_FINISHED))
