@@ -7,17 +7,18 @@ __all__ = ['search_space', 'suggest_params', 'apply_params', 'hpo_stages', 'prom
            'trials_table', 'write_study_outputs', 'run_study', 'ctc_hpo']
 
 # %% ../nbs/08_hpo.ipynb #7bee5cd2
-import gc, math, os, socket, subprocess, sys, warnings
+import gc, math, os, re, socket, subprocess, sys, warnings
 from copy import deepcopy
 from pathlib import Path
 
 import pandas as pd
 import torch
 import optuna
+import sqlalchemy
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from .core import get_logger, save_csv
+from .core import _watch_parent, get_logger, save_csv
 from .config import Config, ConfigError, config_from_dict, config_to_dict, load_config, save_config, set_keys
 from .script import Param, call_parse
 from .sampling import read_split, split_path
@@ -146,18 +147,52 @@ def run_trial(trial:optuna.Trial, # the trial, from `study.optimize` or `study.a
     finally: _release_memory()
 
 # %% ../nbs/08_hpo.ipynb #5a7b87e3
+_TIMEOUT_DRIVERS = ('psycopg', 'psycopg2', 'pymysql', 'mysqldb') # they take connect_args={'connect_timeout': seconds}
+# a database driver's module → what pip installs
+_DRIVER_PACKAGES = {'psycopg': "'psycopg[binary]'", 'psycopg2': 'psycopg2-binary',
+                    'pymysql': 'PyMySQL', 'MySQLdb': 'mysqlclient'}
+
+def _shown_url(storage:str) -> str:
+    "A storage URL as it may be printed: its password replaced by ***."
+    try: return sqlalchemy.engine.make_url(storage).render_as_string(hide_password=True)
+    except Exception: return re.sub(r'(://[^/@:]*:)[^/@]*@', r'\1***@', storage)
+
+def _rdb_storage(url:str):
+    "An `RDBStorage` with heartbeats on `url`; a bad URL, a missing driver or a failed connection is one line."
+    shown = _shown_url(url)
+    example = 'expected a URL such as postgresql://user@host/db or sqlite:///path/optuna.db, or a journal file'
+    try: parsed = sqlalchemy.engine.make_url(url)
+    except sqlalchemy.exc.ArgumentError: raise ValueError(f'storage {shown}: not a database URL; {example}') from None
+    if parsed.get_backend_name() == 'sqlite' and parsed.database not in (None, '', ':memory:'):
+        where = Path(parsed.database).parent.absolute()
+        if not where.is_dir(): raise ValueError(f"storage {shown}: the SQLite file's folder {where} does not exist")
+    kw = dict(heartbeat_interval=60, grace_period=180)
+    try:
+        if parsed.get_driver_name() in _TIMEOUT_DRIVERS: kw['engine_kwargs'] = {'connect_args': {'connect_timeout': 10}}
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', optuna.exceptions.ExperimentalWarning)
+            retry = getattr(optuna.storages, 'RetryHeartbeatStaleTrialCallback', None)
+            if retry is not None: kw['heartbeat_stale_trial_callback'] = retry(max_retry=1)
+            else: kw['failed_trial_callback'] = optuna.storages.RetryFailedTrialCallback(max_retry=1)
+            return optuna.storages.RDBStorage(url, **kw)
+    except sqlalchemy.exc.NoSuchModuleError:
+        raise ValueError(f'storage {shown}: SQLAlchemy knows no database {parsed.drivername!r}; {example}') from None
+    except ImportError as e: # optuna's, raised from the driver's ModuleNotFoundError
+        driver = getattr(e.__cause__, 'name', None) or parsed.get_driver_name()
+        package = _DRIVER_PACKAGES.get(driver, driver)
+        missing = f'the database driver {driver!r} is not installed (pip install {package})'
+        raise ValueError(f'storage {shown}: {missing}') from None
+    except sqlalchemy.exc.DBAPIError as e:
+        reason = (str(e.orig).strip().splitlines() or [type(e.orig).__name__])[0]
+        if parsed.password: reason = reason.replace(parsed.password, '***')
+        raise ValueError(f'storage {shown}: cannot open the database ({reason})') from None
+
 def open_storage(storage:str|Path|None, # a database URL, or a journal file (relative: in `folder`; None or '': `journal.log`)
                  folder:str|Path, # the study's folder
                 ):
     "The study's storage: an `RDBStorage` with heartbeats for a URL, else a `JournalStorage` on a file."
     storage = str(storage or 'journal.log')
-    if '://' in storage:
-        kw = dict(heartbeat_interval=60, grace_period=180)
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', optuna.exceptions.ExperimentalWarning)
-            retry = getattr(optuna.storages, 'RetryHeartbeatStaleTrialCallback', None)
-            if retry is not None: return optuna.storages.RDBStorage(storage, heartbeat_stale_trial_callback=retry(max_retry=1), **kw)
-            return optuna.storages.RDBStorage(storage, failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1), **kw)
+    if '://' in storage: return _rdb_storage(storage)
     path = Path(folder)/storage # a relative file is in the study's folder
     path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
@@ -173,7 +208,9 @@ def trials_table(study:optuna.Study, # a study run by `run_study`
         rows.append({'number': t.number, 'state': t.state.name, 'value': t.value if t.state == TrialState.COMPLETE else None, 'fraction': a.get('fraction'),
                      **{f'score_f{f:g}': t.intermediate_values.get(k) for k, f in enumerate(fr)}, 'seed': a.get('seed'),
                      **t.params, 'reason': a.get('fail_reason') or a.get('prune_reason') or dead.get(str(t.number)), 'run_dir': (a.get('run_dirs') or [None])[-1]})
-    return pd.DataFrame(rows)
+    # a study with no trial: the table's columns, no row
+    no_trial = ['number', 'state', 'value', 'fraction', *[f'score_f{f:g}' for f in fr], 'seed', 'reason', 'run_dir']
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=no_trial)
 
 # %% ../nbs/08_hpo.ipynb #b46a24de
 def write_study_outputs(study:optuna.Study, # a study run by `run_study`
@@ -204,8 +241,10 @@ def _optimize(cfg, name, storage, folder, n, worker=0):
         return run_trial(trial, cfg, stages, folder)
     st.optimize(objective, n_trials=n, catch=(Exception,), gc_after_trial=True)
 
-def _worker(config, name, storage, folder, n, worker):
-    "A worker process's entry point (see `run_study`)."
+def _worker(parent, config, name, storage, folder, n, worker):
+    "A worker process's entry point (see `run_study`); it ends with its parent `parent`, like `parallel_map`'s workers."
+    _watch_parent()
+    if os.getppid() != int(parent): os._exit(1) # the parent died before the guard was set
     _optimize(load_config(config), name, storage, Path(folder), int(n), int(worker))
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -227,7 +266,7 @@ def _fail_dead_trials(st):
     if dead: st.set_user_attr('dead_workers', dead)
 
 def run_study(cfg:Config, # the experiment, with its `hpo:` section
-              n_trials:int|None=None, # finished trials the study should hold, counting earlier calls' (default `hpo.n_trials`)
+              n_trials:int|None=None, # finished trials to hold, earlier calls' included (None: `hpo.n_trials`)
               study_name:str|None=None, # default `hpo.study_name`, else the experiment's name
               storage:str|None=None, # a database URL or a journal file (default `hpo.storage`, else `journal.log` in the study's folder)
               workers:int=1, # processes that share the study
@@ -235,17 +274,21 @@ def run_study(cfg:Config, # the experiment, with its `hpo:` section
              ) -> optuna.Study:
     "Run a staged-by-data TPE search until the study holds `n_trials` finished trials; write its trials table and best config."
     h = cfg.hpo
-    n_trials, name = n_trials or h.n_trials, study_name or h.study_name or cfg.name
+    n_trials, name = h.n_trials if n_trials is None else n_trials, study_name or h.study_name or cfg.name
+    if n_trials < 0: raise ValueError(f'n_trials must be at least 0, got {n_trials}')
     if workers < 1: raise ValueError(f'workers must be at least 1, got {workers}')
     folder, storage = Path(cfg.paths.output_dir)/'hpo'/name, storage or h.storage or None
     search_space(cfg)
+    if '://' in str(storage or ''): open_storage(storage, folder) # a bad database URL fails before any work
     data = prepare_data(cfg, progress)
     stages = hpo_stages(cfg)
     st = _study(cfg, name, storage, folder)
     want = {'fractions': stages, 'eta': h.eta, 'objective': f"macro AUROC on the {'tune' if data['tune'] is not None else 'valid'} split"}
+    where = _shown_url(storage) if storage else folder/'journal.log'
     for k, v in want.items():
         if k in st.user_attrs and st.user_attrs[k] != v:
-            raise ValueError(f"study {name!r} in {storage or folder/'journal.log'} was run with {k} {st.user_attrs[k]}, the config asks for {v}; use another study name")
+            raise ValueError(f"study {name!r} in {where} was run with {k} {st.user_attrs[k]}, the config asks for {v}; "
+                             "use another study name")
         st.set_user_attr(k, v)
     _fail_dead_trials(st)
     left = n_trials - len(st.get_trials(deepcopy=False, states=_FINISHED))
@@ -254,12 +297,13 @@ def run_study(cfg:Config, # the experiment, with its `hpo:` section
         save_config(cfg, folder/'study_config.yaml')
         parts = [left//workers + (i < left % workers) for i in range(workers)]
         code_ = 'import sys; from ct_classifier.hpo import _worker; _worker(*sys.argv[1:])'
+        args = [str(os.getpid()), str(folder/'study_config.yaml'), name, str(storage or ''), str(folder)]
         procs = {}
         for i, n in enumerate(parts):
             if not n: continue
             with open(folder/f'worker{i}.log', 'w') as log: # each worker's messages (a pipe could fill and stall it)
-                procs[i] = subprocess.Popen([sys.executable, '-c', code_, str(folder/'study_config.yaml'), name, str(storage or ''), str(folder), str(n), str(i)],
-                                            stdout=log, stderr=subprocess.STDOUT)
+                argv = [sys.executable, '-c', code_, *args, str(n), str(i)]
+                procs[i] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         for i, p in procs.items():
             if p.wait():
                 last = (folder/f'worker{i}.log').read_text(errors='replace').strip().splitlines() or ['no message']
@@ -270,7 +314,7 @@ def run_study(cfg:Config, # the experiment, with its `hpo:` section
 # %% ../nbs/08_hpo.ipynb #f7597db8
 @call_parse
 def ctc_hpo(config:Param('YAML experiment config with an hpo: section', str, required=True)=None,
-            n_trials:Param('finished trials the study should hold, counting earlier runs (default: hpo.n_trials)', int)=None,
+            n_trials:Param('finished trials to hold, earlier runs included (0: none; default: hpo.n_trials)', int)=None,
             study_name:Param('the study (default: hpo.study_name, else the experiment name)', str)=None,
             storage:Param("a database URL or a journal file (default: hpo.storage, else journal.log in the study's folder)", str)=None,
             workers:Param('processes that share the study', int)=1,
@@ -279,7 +323,8 @@ def ctc_hpo(config:Param('YAML experiment config with an hpo: section', str, req
     cfg = load_config(config)
     st = run_study(cfg, n_trials, study_name, storage, workers)
     folder = Path(cfg.paths.output_dir)/'hpo'/st.study_name
-    print(trials_table(st).drop(columns=['run_dir']).to_string(index=False, float_format=lambda v: f'{v:.4g}'))
+    table = trials_table(st).drop(columns=['run_dir'])
+    if len(table): print(table.to_string(index=False, float_format=lambda v: f'{v:.4g}'))
     done = st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not done: print(f'no trial finished the largest fraction; trials in {folder/"trials.csv"}'); return
     print(f"best: trial {st.best_trial.number}, {st.user_attrs['objective']} {st.best_value:.4f}; "
