@@ -22,7 +22,7 @@ from .core import _watch_parent, get_logger, save_csv
 from .config import Config, ConfigError, config_from_dict, config_to_dict, load_config, save_config, set_keys
 from .script import Param, call_parse
 from .sampling import read_split, split_path
-from .experiment import prepare_data, train_from_config
+from .experiment import check_experiment, prepare_data, train_from_config
 
 # %% ../nbs/08_hpo.ipynb #0441daa1
 _LOG = get_logger('hpo')
@@ -321,6 +321,7 @@ def ctc_hpo(config:Param('YAML experiment config with an hpo: section', str, req
            ):
     "Staged-by-data hyperparameter search: trials start on the smallest HPO fraction, the top 1/eta go on; writes trials.csv and best_config.yaml."
     cfg = load_config(config)
+    check_experiment(cfg, config) # a model or profile that cannot train fails before the study starts
     st = run_study(cfg, n_trials, study_name, storage, workers)
     folder = Path(cfg.paths.output_dir)/'hpo'/st.study_name
     table = trials_table(st).drop(columns=['run_dir'])
