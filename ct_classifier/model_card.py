@@ -276,8 +276,8 @@ def export_run(run, # a run folder that `ctc_train` wrote and `ctc_evaluate` eva
     "A run as a self-contained folder: model.safetensors, config.yaml, thresholds.json, the model card as README.md."
     from ct_classifier import __version__
     run, out = Path(run), Path(out)
-    card = model_card(run, evaluation)
     _check_export_folder(out)
+    card = model_card(run, evaluation)
     im = load_run(run, device='cpu')
     network = f'{im.config.model.family}-{im.config.model.variant}'
     state = {k: v.detach().cpu().contiguous().clone() for k, v in im.model.state_dict().items()} # no shared storage
