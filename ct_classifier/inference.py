@@ -129,6 +129,9 @@ def load_run(model:str|Path, # a run folder, or a weights file (.pth) in one (or
             ) -> InferenceModel:
     "A run's network (strictly loaded, eval mode), preprocessing profile, labels and stored thresholds, ready for `predict`."
     src = Path(model)
+    if (src/'model.safetensors').is_file(): # a folder that ctc_export wrote
+        from ct_classifier.model_card import load_exported # here, not at the top: model_card imports this module
+        return load_exported(src, config, device)
     if src.is_dir():
         run, weights = src, next((src/f for f in ('best_model.pth', 'final_model.pth') if (src/f).is_file()), None)
         if weights is None: raise FileNotFoundError(f'{src}: no best_model.pth or final_model.pth; expected a run folder that ctc_train wrote')

@@ -188,7 +188,8 @@ def _write_recorded(data:bytes, # the file's content
 _OURS = {'report.md': lambda p: _MARK.encode() in _head(p, 200), # file name → whether an existing file is one this command wrote
          _WRITTEN: lambda p: _recorded(Path(p).parent) is not None,
          **{n: _is_recorded for n in ('metrics.csv', 'metrics.json', 'predictions.csv')},
-         **{f'{k}.png': (lambda p: _head(p).startswith(b'\x89PNG') and _MARK.encode() in _head(p)) for k in ('roc', 'pr', 'reliability', 'forest')}}
+         **{f'{k}.png': (lambda p: _head(p).startswith(b'\x89PNG') and _MARK.encode() in _head(p)) for k in ('roc', 'pr', 'reliability', 'forest')},
+         'MODEL_CARD.md': lambda p: _MARK.encode() in _head(p, 1 << 16)} # written by model_card.write_model_card
 
 def _md_table(df) -> str:
     head = [df.index.name or '', *df.columns]
@@ -261,6 +262,8 @@ def evaluate_run(run_dir, # a run folder that `ctc_train` wrote (config.yaml, be
         files[f'{name}.png'] = folder/f'{name}.png'; plt.close(plot(ev, path=files[f'{name}.png']))
     with atomic_write(folder/'report.md', 'w', encoding='utf-8') as f: f.write(_report(ev, im, run, split, folder))
     files['report.md'] = folder/'report.md'
+    from ct_classifier.model_card import write_model_card # here, not at the top: model_card imports this module
+    files['MODEL_CARD.md'] = write_model_card(run, folder, split)
     return {'evaluation': ev, 'folder': folder, 'files': files}
 
 # %% ../nbs/07c_report.ipynb #d89bdae5
