@@ -34,6 +34,18 @@ def _row(source, i): # data row i as an error names it: 'line n' of a file, 'row
 
 def _at(source, i): return f'{source}, {_row(source, i)}' # where row i is
 
+# %% ../nbs/01_cleaning.ipynb #c0ffee01
+def check_volume_names(names:pd.Series, # the VolumeName column of a table
+                       source, # where the table came from: its path, or '<DataFrame>'
+                      ) -> pd.Series: # `names`, checked
+    "Refuse the first name that is not a CT-RATE volume file name (blank, a path, a typo), naming its line or row."
+    bad = names.isna() | ~names.astype(str).str.fullmatch(VOLUME_NAME_PATTERN + r'\.nii\.gz')
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise SchemaError(f"{_at(source, i)}: bad VolumeName {names.iloc[i]!r}: expected {VOLUME_NAME_FORMAT}")
+    return names
+
+# %% ../nbs/01_cleaning.ipynb #48a665f8
 def _check_table(df, source, required, what):
     "Check the columns and the VolumeName column (well-formed, no duplicates) of a table read from `source`."
     missing = [c for c in required if c not in df.columns]
@@ -59,17 +71,6 @@ def _check_numbers(df, source, col, ok, expected, blank=False):
         i = int(np.flatnonzero(bad)[0])
         raise SchemaError(f'{_at(source, i)}: column {col} has {_cell(df[col].iloc[i])}, expected {expected}' + (' or a blank cell' if blank else ''))
     return num
-
-# %% ../nbs/01_cleaning.ipynb #c0ffee01
-def check_volume_names(names:pd.Series, # the VolumeName column of a table
-                       source, # where the table came from: its path, or '<DataFrame>'
-                      ) -> pd.Series: # `names`, checked
-    "Refuse the first name that is not a CT-RATE volume file name (blank, a path, a typo), naming its line or row."
-    bad = names.isna() | ~names.astype(str).str.fullmatch(VOLUME_NAME_PATTERN + r'\.nii\.gz')
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise SchemaError(f"{_at(source, i)}: bad VolumeName {names.iloc[i]!r}: expected {VOLUME_NAME_FORMAT}")
-    return names
 
 # %% ../nbs/01_cleaning.ipynb #d73be4bf
 METADATA_REQUIRED = ('VolumeName', 'XYSpacing', 'ZSpacing', 'RescaleIntercept', 'RescaleSlope')

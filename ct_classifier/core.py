@@ -8,7 +8,7 @@ __all__ = ['LABELS', 'N_LABELS', 'CTCLIP_POS_WEIGHT', 'CTRATE_PREVALENCE', 'META
            'parse_age', 'CTRateLayout', 'get_logger', 'atomic_path', 'atomic_write', 'save_text', 'save_json',
            'save_csv', 'save_npy', 'save_torch', 'append_jsonl', 'save_nifti', 'read_csv_file', 'read_json_file',
            'read_table', 'check_output_file', 'seed_everything', 'seed_worker', 'loader_seed_kwargs', 'pick_device',
-           'fast_mode', 'progress_bar', 'parallel_map']
+           'fast_mode', 'progress_bar', 'exit_with_parent', 'parallel_map']
 
 # %% ../nbs/00_core.ipynb #bf222506
 import contextlib, json, logging, os, random, re, shutil, signal, sys, tempfile, threading, time, uuid
@@ -375,9 +375,10 @@ def progress_bar(items, # an iterable
     if IN_NOTEBOOK: return nb_bar(items, total=total, leave=False)
     return _StderrProgressBar(items, total) if sys.stderr.isatty() else items
 
-# %% ../nbs/00_core.ipynb #7c2b96f4
-def _watch_parent(initializer=None):
-    "Worker initializer: end this process as soon as its parent dies, then run `initializer`."
+# %% ../nbs/00_core.ipynb #1fc72045
+def exit_with_parent(initializer=None, # run after the watch is set up (e.g. a pool's own initializer)
+                    ):
+    "End this process when its parent dies (a parent-death signal on Linux, a watch thread anywhere), then run `initializer`."
     parent = os.getppid()
     if sys.platform.startswith('linux'):
         import ctypes
@@ -390,6 +391,8 @@ def _watch_parent(initializer=None):
     threading.Thread(target=watch, daemon=True, name='ctc-parent-watch').start()
     if initializer: initializer()
 
+
+# %% ../nbs/00_core.ipynb #7c2b96f4
 def parallel_map(f, # a picklable function of one item
                  items:list, # the work
                  workers:int=1, # processes; <= 1 runs in this process
@@ -398,7 +401,7 @@ def parallel_map(f, # a picklable function of one item
                 ):
     "Yield `f(item)` for each item, in order, from a process pool whose workers never outlive this process."
     from concurrent.futures import ProcessPoolExecutor
-    ex = (ProcessPoolExecutor(workers, initializer=_watch_parent, initargs=(initializer,))
+    ex = (ProcessPoolExecutor(workers, initializer=exit_with_parent, initargs=(initializer,))
           if workers > 1 and len(items) > 1 else None)
     try:
         results = ex.map(f, items, chunksize=1) if ex else map(f, items)

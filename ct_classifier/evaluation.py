@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['EVAL_METRICS', 'CTCLIP_METRICS', 'CTCLIP_NOTE', 'choose_thresholds', 'ctclip_thresholds', 'bootstrap_ci',
-           'Evaluation', 'evaluate', 'delong_test', 'compare_models']
+           'Evaluation', 'check_n_boot', 'evaluate', 'delong_test', 'compare_models']
 
 # %% ../nbs/07_evaluation.ipynb #096b85bb
 import json, warnings
@@ -283,6 +283,13 @@ class Evaluation:
             out[name.split('.')[-1]] = folder/name
         return out
 
+# %% ../nbs/07_evaluation.ipynb #94bdf699
+def check_n_boot(n_boot:int, # bootstrap replicates asked for
+                ) -> int:
+    "Refuse a replicate count below 0 (0: no intervals), before any work."
+    if not n_boot >= 0: raise ValueError(f'n_boot must be 0 (no intervals) or more, got {n_boot}')
+    return n_boot
+
 # %% ../nbs/07_evaluation.ipynb #f1f8e532
 def _resolve_thresholds(thresholds, rule, tune, protocol, p, y, names):
     "The thresholds `(C,)` and where they came from."
@@ -307,10 +314,6 @@ def _resolve_thresholds(thresholds, rule, tune, protocol, p, y, names):
     if t.ndim and t.shape != (p.shape[1],): raise ValueError(f'thresholds: {t.shape[0]} values for {p.shape[1]} labels')
     return np.broadcast_to(t, (p.shape[1],)).copy(), 'given'
 
-def _check_n_boot(n_boot):
-    "Refuse a replicate count below 0 (0: no intervals)."
-    if not n_boot >= 0: raise ValueError(f'n_boot must be 0 (no intervals) or more, got {n_boot}')
-
 def evaluate(probs, # (N, C) predicted probabilities (a DataFrame's columns name the labels)
              labels, # (N, C) 0/1 labels
              patient_ids=None, # (N,) the patient of each volume: the bootstrap resamples patients
@@ -327,7 +330,7 @@ def evaluate(probs, # (N, C) predicted probabilities (a DataFrame's columns name
              names=None, # the C label names; default `LABELS` (or a DataFrame's columns)
             ) -> Evaluation:
     "Every metric per label, macro and micro, at thresholds chosen elsewhere, with patient-cluster bootstrap intervals."
-    _check_n_boot(n_boot)
+    check_n_boot(n_boot)
     p, y, names = _inputs(probs, labels, names)
     t, source = _resolve_thresholds(thresholds, rule, tune, protocol, p, y, names)
     pred = (p > t if protocol == 'ct-clip' else p >= t).astype(np.float64)

@@ -18,7 +18,7 @@ import sqlalchemy
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from .core import _watch_parent, get_logger, save_csv
+from .core import exit_with_parent, get_logger, save_csv
 from .config import Config, ConfigError, config_from_dict, config_to_dict, load_config, save_config, set_keys
 from .script import Param, call_parse
 from .sampling import read_split, split_path
@@ -243,7 +243,7 @@ def _optimize(cfg, name, storage, folder, n, worker=0):
 
 def _worker(parent, config, name, storage, folder, n, worker):
     "A worker process's entry point (see `run_study`); it ends with its parent `parent`, like `parallel_map`'s workers."
-    _watch_parent()
+    exit_with_parent()
     if os.getppid() != int(parent): os._exit(1) # the parent died before the guard was set
     _optimize(load_config(config), name, storage, Path(folder), int(n), int(worker))
 

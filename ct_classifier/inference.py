@@ -95,10 +95,11 @@ def load_weights(model:nn.Module, # the network the weights are for
                  path:str|Path, # a state dict file (`best_model.pth`, `final_model.pth`)
                  expected:str='', # what the network is, for the error (e.g. 'resnet-10 of run_…/config.yaml')
                  note:str='', # appended to the error (e.g. the versions that wrote the file)
+                 state:dict|None=None, # the weights already read from `path` (e.g. a safetensors file); default: read it
                 ) -> nn.Module:
     "Load a weights file into `model`, all or nothing: every key and shape must match, else an error says what the file holds and what was expected."
     path = Path(path)
-    sd, want = _read_state_dict(path), model.state_dict()
+    sd, want = (_read_state_dict(path) if state is None else state), model.state_dict()
     missing, unexpected = [k for k in want if k not in sd], [k for k in sd if k not in want]
     shapes = [f'{k} {tuple(sd[k].shape)} in the file, {tuple(v.shape)} expected' for k, v in want.items() if k in sd and sd[k].shape != v.shape]
     if missing or unexpected or shapes:

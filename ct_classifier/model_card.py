@@ -22,8 +22,8 @@ from .config import load_config
 from .volumes import get_profile
 from .models import create_model
 from .sampling import split_path
-from .inference import InferenceModel, _holds, _names, load_run
-from .report import _MARK, _md_table
+from .inference import InferenceModel, load_run, load_weights
+from .report import REPORT_MARK, markdown_table
 
 # %% ../nbs/07d_model_card.ipynb #0e5b9a8c
 def is_synthetic_data(data_root, # a CT-RATE root: the folder that holds `dataset/`
@@ -101,7 +101,7 @@ def _data_section(cfg, summary:dict, evaluated:Path|None, synthetic:bool) -> lis
     else: source = 'CT-RATE (chest CT of one hospital, labels extracted from the radiology reports)'
     where = f'Evaluated on `{evaluated}`.' if evaluated is not None else 'The evaluated split file is not known.'
     return ['## Data', '', f'Source: {source}. Split files by the SHA-256 of their bytes:', '',
-            _md_table(table), '', where]
+            markdown_table(table), '', where]
 
 def _preprocessing_section(cfg) -> list:
     "The preprocessing profile: every parameter that changes the model's input."
@@ -159,7 +159,7 @@ def _metrics_section(metrics:dict) -> list:
     return ['## Metrics', '',
             f"{metrics.get('n_volumes')} volumes of {metrics.get('n_patients')} patients; {ci}. Thresholds (of "
             f"sensitivity, specificity, precision, F1, accuracy): {metrics.get('thresholds_from')}.", '',
-            _md_table(pd.DataFrame({'macro (interval)': macro}).rename_axis('metric')), '', _md_table(per_label)]
+            markdown_table(pd.DataFrame({'macro (interval)': macro}).rename_axis('metric')), '', markdown_table(per_label)]
 
 def _calibration_section(metrics:dict) -> list:
     "Brier score and ECE, macro and pooled."
@@ -213,7 +213,7 @@ def model_card(run, # a run folder that `ctc_train` wrote
     weights = next((f for f in ('best_model.pth', 'final_model.pth') if (run/f).is_file()), 'best_model.pth')
     version = (summary.get('versions') or {}).get('ct_classifier', '?')
     warning = ' **Trained and evaluated on synthetic data.**' if synthetic else ''
-    text = [f'<!-- written by {_MARK}; rerun the command to replace it -->', f'# {run.name}', '',
+    text = [f'<!-- written by {REPORT_MARK}; rerun the command to replace it -->', f'# {run.name}', '',
             f"A 3D chest CT classifier of {cfg.model.num_classes} abnormalities (CT-RATE's labels), trained with "
             f'ct_classifier {version}.{warning}', '',
             '## Intended use', '',
@@ -228,7 +228,7 @@ def model_card(run, # a run folder that `ctc_train` wrote
 # %% ../nbs/07d_model_card.ipynb #b2d831a9
 def _is_our_card(path) -> bool:
     "Whether an existing MODEL_CARD.md is one the package wrote (its marker comment)."
-    with open(path, 'rb') as f: return _MARK.encode() in f.read(1 << 16)
+    with open(path, 'rb') as f: return REPORT_MARK.encode() in f.read(1 << 16)
 
 def write_model_card(run, # a run folder that `ctc_train` wrote
                      evaluation=None, # one of its evaluation folders; default `run/evaluation`
@@ -254,7 +254,8 @@ def _check_export_folder(out:Path):
     if out.exists() and not out.is_dir():
         raise ValueError(f'{out}: is a file; expected a new or empty folder for the exported model')
     if out.is_dir() and any(out.iterdir()) and not _is_our_export(out):
-        held = _names(sorted(p.name for p in out.iterdir()), 4)
+        names = sorted(p.name for p in out.iterdir())
+        held = ', '.join(names[:4]) + (f', … ({len(names) - 4} more)' if len(names) > 4 else '')
         raise ValueError(f'{out}: is not empty and was not written by ctc_export (it holds {held}); '
                          'choose a new or empty folder')
 
@@ -266,7 +267,7 @@ def _export_readme(card:ModelCard, network:str) -> str:
              'and where they were chosen), and this card. Predict with '
              '`ctc_infer --model FOLDER --input SCANS --output predictions.csv`, or in Python '
              '`ct_classifier.inference.load_run(FOLDER)`.', '']
-    text = card.content.replace(f'<!-- written by {_MARK};', f'<!-- written by {_EXPORT_MARK};', 1)
+    text = card.content.replace(f'<!-- written by {REPORT_MARK};', f'<!-- written by {_EXPORT_MARK};', 1)
     return text.rstrip('\n') + '\n\n' + '\n'.join(usage)
 
 def export_run(run, # a run folder that `ctc_train` wrote and `ctc_evaluate` evaluated
@@ -301,20 +302,6 @@ def _read_safetensors(path:Path) -> dict:
         raise ValueError(f'{path}: not a readable safetensors file (truncated or corrupt?): '
                          f'{type(e).__name__}: {first}') from None
 
-def _load_strictly(model, state:dict, path:Path, expected:str):
-    "Load `state` into `model` if every key and shape matches; else one line saying what the file holds."
-    want = model.state_dict()
-    missing, unexpected = [k for k in want if k not in state], [k for k in state if k not in want]
-    shapes = [f'{k} {tuple(state[k].shape)} in the file, {tuple(v.shape)} expected'
-              for k, v in want.items() if k in state and state[k].shape != v.shape]
-    if missing or unexpected or shapes:
-        lines = [f'{path}: holds {_holds(state)}; expected the weights of {expected} ({len(want)} tensors)']
-        if missing: lines.append(f'missing keys ({len(missing)}): {_names(missing)}')
-        if unexpected: lines.append(f'unexpected keys ({len(unexpected)}): {_names(unexpected)}')
-        if shapes: lines.append(f'shape mismatches ({len(shapes)}): {_names(shapes, 4)}')
-        raise ValueError('; '.join(lines))
-    model.load_state_dict(state, strict=True)
-
 def _read_thresholds(path:Path, n_outputs:int):
     "(labels, label → threshold, where they come from) from an export's thresholds.json, checked against the outputs."
     data = read_json_file(path, 'thresholds file')
@@ -346,7 +333,7 @@ def load_exported(folder, # a folder that `export_run` (`ctc_export`) wrote
     net = create_model(model_cfg, **model_cfg.options)
     weights = folder/'model.safetensors'
     expected = f"the {model_cfg.family}-{model_cfg.variant} of {folder/'config.yaml'}"
-    _load_strictly(net, _read_safetensors(weights), weights, expected)
+    load_weights(net, weights, expected, state=_read_safetensors(weights))
     labels, thresholds, source = _read_thresholds(folder/'thresholds.json', model_cfg.num_classes)
     return InferenceModel(net.eval().requires_grad_(False).to(pick_device(device)), get_profile(cfg.training.profile),
                           labels, thresholds, source, weights, cfg)
