@@ -199,20 +199,19 @@ def train_from_config(cfg:Config, # the experiment
             if info.rank == 0: lock = RunLock(run_dir).acquire()
             cfg = run_on_main(resumed_config, run_dir, cfg, allow_config_change)
             state = read_checkpoint(run_dir/'last_checkpoint.pth')
-        else:
-            def start(d):
-                nonlocal lock
-                d = Path(d) if d else new_run_dir(cfg.paths.output_dir, mc.family, mc.variant)
-                d.mkdir(parents=True, exist_ok=True); lock = RunLock(d).acquire()
-                save_config(cfg, d/'config.yaml'); record_run_config(d, cfg)
-                return d
-            run_dir = run_on_main(start, run_dir) # one run folder, made (and locked) by rank 0
-        return _train(cfg, run_dir, state, info, progress, hpo_fraction)
+        def start(d):
+            nonlocal lock
+            d = Path(d) if d else new_run_dir(cfg.paths.output_dir, mc.family, mc.variant)
+            d.mkdir(parents=True, exist_ok=True); lock = RunLock(d).acquire()
+            save_config(cfg, d/'config.yaml'); record_run_config(d, cfg)
+            return d
+        new_run = None if resume else lambda: run_on_main(start, run_dir) # one run folder, made (and locked) by rank 0 once the data are ready
+        return _train(cfg, run_dir, state, info, progress, hpo_fraction, new_run)
     finally:
         if lock is not None: lock.release()
 
-def _train(cfg, run_dir, state, info, progress, hpo_fraction) -> Trainer:
-    "`train_from_config` once its run folder is locked: prepare the data, build the model, the loss and the trainer, load `state` (a checkpoint) if any, fit."
+def _train(cfg, run_dir, state, info, progress, hpo_fraction, new_run) -> Trainer:
+    "`train_from_config`'s work: prepare the data; build the model, the loss and the trainer; make a new run folder (`new_run()`) or load `state` (a checkpoint); fit."
     tc, mc = cfg.training, cfg.model
     seed_everything(cfg.seed)
     data = run_on_main(prepare_data, cfg, progress, hpo_fraction) # under torchrun: rank 0 prepares, the others wait for its tables
@@ -226,6 +225,7 @@ def _train(cfg, run_dir, state, info, progress, hpo_fraction) -> Trainer:
         sets, model = run_on_main(latent_datasets, cfg, model, {'train': train, 'tune': data['tune'], 'valid': data['valid']}, data['cache'], progress), model.head
     pos_weight = class_weights(train, tc.pos_weight_cap) if tc.class_weights else None
     loss = FocalLoss(tc.gamma if tc.loss == 'focal' else 0., tc.alpha if tc.loss == 'focal' else None, pos_weight)
+    if new_run is not None: run_dir = new_run()
     augment = partial(augment_batch, rotate_deg=tc.rotate_deg) if tc.augment and not tc.from_latents else None # latents: nothing to augment
     t = Trainer(model, sets['train'], sets['valid'], sets.get('tune'), loss, epochs=tc.epochs, batch_size=tc.batch_size, lr=tc.lr,
                 weight_decay=tc.weight_decay, warmup=tc.warmup, accumulate=tc.accumulate, clip=tc.clip or None, ema=tc.ema,
