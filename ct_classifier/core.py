@@ -145,7 +145,7 @@ _DISK_FULL = {errno.ENOSPC: 'no space left on device', errno.EDQUOT: 'disk quota
               errno.EFBIG: 'file too large (over the file size limit of this process: ulimit -f)'}
 
 def _disk_full(e:BaseException) -> OSError|None:
-    "The OSError of a full disk (or quota, or file size limit) behind `e`, also where a C++ writer wrapped it (torch's 'enforce fail')."
+    "The OSError of a full disk (or quota, or size limit) behind `e`, also where C++ wrapped it (torch's enforce fail)."
     seen = set()
     while e is not None and id(e) not in seen:
         if isinstance(e, OSError) and e.errno in _DISK_FULL: return e
@@ -156,7 +156,7 @@ def _disk_full(e:BaseException) -> OSError|None:
 def atomic_path(path:str|Path, # the file to create or replace
                 suffix:str='', # ending of the temporary name, for writers that go by extension (e.g. '.nii.gz')
                ):
-    "Context manager yielding a temporary path beside `path`, moved over `path` only if the block finishes; a full disk is one `OSError` naming `path`."
+    "Context manager yielding a temporary path beside `path`, moved over `path` only if the block finishes."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{suffix}')
@@ -167,7 +167,8 @@ def atomic_path(path:str|Path, # the file to create or replace
         with contextlib.suppress(FileNotFoundError): tmp.unlink()
         full = _disk_full(e)
         if full is None: raise
-        raise OSError(full.errno, f'{_DISK_FULL[full.errno]}: not written (its previous version, if any, is kept)', str(path)) from e
+        said = f'{_DISK_FULL[full.errno]}: not written (its previous version, if any, is kept)'
+        raise OSError(full.errno, said, str(path)) from e # one line naming the file
 
 
 # %% ../nbs/00_core.ipynb #9c6b3cd9

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .core import LABELS, CTRateLayout, append_jsonl, get_logger, pick_device, read_json_file, save_json, seed_everything
+from .core import (LABELS, CTRateLayout, append_jsonl, get_logger, pick_device, read_json_file, save_json,
+                                seed_everything)
 from .config import Config, ConfigError, config_hash, config_to_dict, default_config, load_config, save_config
 from .script import Param, call_parse, store_true
 from .synthetic import make_synthetic_ct_rate
@@ -54,7 +55,7 @@ _LOG = get_logger('experiment')
 
 # %% ../nbs/06b_experiment.ipynb #696afc86
 class RunLock:
-    "An exclusive lock on a run folder (`RUN/.lock`, holding the holder's pid); a second holder is refused, the lock of a dead process taken over."
+    "An exclusive lock on a run folder (`RUN/.lock`, with the holder's pid); a dead holder's lock is taken over."
     def __init__(self, run_dir:str|Path): # the run folder (it must exist)
         self.path, self._fd = Path(run_dir)/'.lock', None
     def acquire(self) -> 'RunLock':
@@ -65,8 +66,8 @@ class RunLock:
             except OSError:
                 holder = os.pread(fd, 32, 0).decode(errors='replace').strip() or 'unknown'
                 os.close(fd)
-                raise ValueError(f'{self.path.parent}: in use by process {holder} (lock {self.path.name}); one run folder has one writer: '
-                                 'wait until that process ends') from None
+                raise ValueError(f'{self.path.parent}: in use by process {holder} (lock {self.path.name}); '
+                                 'one run folder has one writer: wait until that process ends') from None
             try: same = os.stat(self.path).st_ino == os.fstat(fd).st_ino # not a file its last holder removed meanwhile
             except FileNotFoundError: same = False
             if same: break
@@ -87,11 +88,13 @@ class RunLock:
 _RUN_CONFIG = 'checkpoint_config.json' # beside the checkpoint: what the run trains with, and its config_hash
 
 def _trained_keys(cfg:Config) -> dict:
-    "What training depends on, as dotted key → value: every key `config_hash` covers (all but paths, device, demo, training.wandb)."
+    "What training depends on, dotted key → value: what `config_hash` covers (not paths, device, demo, training.wandb)."
     d = config_to_dict(cfg)
     for k in ('paths', 'device', 'demo'): d.pop(k)
     d['training'].pop('wandb')
-    def flat(v, pre): return {k2: v2 for k, x in v.items() for k2, v2 in flat(x, f'{pre}{k}.').items()} if isinstance(v, dict) and v else {pre[:-1]: v}
+    def flat(v, pre):
+        if not (isinstance(v, dict) and v): return {pre[:-1]: v}
+        return {key: value for k, x in v.items() for key, value in flat(x, f'{pre}{k}.').items()}
     return flat(d, '')
 
 def record_run_config(run_dir:str|Path, # the run folder
@@ -104,7 +107,8 @@ def record_run_config(run_dir:str|Path, # the run folder
 # %% ../nbs/06b_experiment.ipynb #53920204
 def _append_log(run_dir, message):
     "One line in the run's `training.log`, in the format of the lines `Trainer.fit` writes."
-    with open(Path(run_dir)/'training.log', 'a', encoding='utf-8') as f: f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+    with open(Path(run_dir)/'training.log', 'a', encoding='utf-8') as f:
+        f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
 
 def _changes(old:dict, new:dict) -> dict:
     "dotted key → (old value, new value) of the keys whose values differ."
@@ -112,25 +116,28 @@ def _changes(old:dict, new:dict) -> dict:
 
 def resumed_config(run_dir:str|Path, # a run folder to resume
                    cfg:Config, # the config to resume it with (its `config.yaml`, edited or not)
-                   allow_change:bool=False, # continue with a config that differs from the run's start (not in the model); recorded in the run
+                   allow_change:bool=False, # continue with a config that differs (not in its model); recorded
                    source:str|None=None, # what `cfg` is, for messages (default: the run's config.yaml)
                   ) -> Config:
-    "`cfg` if what training depends on equals what the run started with (`checkpoint_config.json`); else a one-line error naming the keys that differ, unless `allow_change`."
+    "`cfg` if what training depends on is as the run started (`checkpoint_config.json`); else an error naming it."
     run_dir = Path(run_dir); source = source or str(run_dir/'config.yaml')
-    have = read_json_file(run_dir/_RUN_CONFIG, 'a run config record', check=lambda o: (o['config_hash'], dict(o['config'])))
+    have = read_json_file(run_dir/_RUN_CONFIG, 'a run config record',
+                          check=lambda o: (o['config_hash'], dict(o['config'])))
     if have is None: # a run of an older version: its config is kept from now on
-        _LOG.warning(f'{run_dir}: no {_RUN_CONFIG} (a run of an older version): its config cannot be checked, and is recorded now')
+        _LOG.warning(f'{run_dir}: no {_RUN_CONFIG} (a run of an older version): its config is recorded now')
         record_run_config(run_dir, cfg); return cfg
     changed = {} if have['config_hash'] == config_hash(cfg) else _changes(have['config'], _trained_keys(cfg))
     if not changed: return cfg
     said = ', '.join(f'{k} ({str(a)[:40]} → {str(b)[:40]})' for k, (a, b) in changed.items())
+    record = f'{run_dir.name}/{_RUN_CONFIG}'
     if any(k.startswith('model.') for k in changed):
-        raise ValueError(f'{source}: the model differs from the one the run started with ({run_dir.name}/{_RUN_CONFIG}): {said}; '
+        raise ValueError(f'{source}: the model differs from the one the run started with ({record}): {said}; '
                          "the checkpoint's weights are for that model: undo the edit, or start a new run")
     if not allow_change:
-        raise ValueError(f'{source}: differs from the config the run started with ({run_dir.name}/{_RUN_CONFIG}) in {said}; '
-                         'undo the edit, or resume with --allow-config-change to continue with it (recorded in the run)')
-    append_jsonl(run_dir/'config_changes.jsonl', [{'time': time.strftime('%Y-%m-%d %H:%M:%S'), 'changed': {k: list(v) for k, v in changed.items()}}])
+        raise ValueError(f'{source}: differs from the config the run started with ({record}) in {said}; undo the edit, '
+                         'or resume with --allow-config-change to continue with it (recorded in the run)')
+    change = {'time': time.strftime('%Y-%m-%d %H:%M:%S'), 'changed': {k: list(v) for k, v in changed.items()}}
+    append_jsonl(run_dir/'config_changes.jsonl', [change])
     record_run_config(run_dir, cfg)
     _append_log(run_dir, f'resumed with a changed config (--allow-config-change): {said}')
     _LOG.warning(f'{run_dir}: resumed with a changed config: {said}')
@@ -147,8 +154,9 @@ def prepare_data(cfg:Config, # the experiment
     if not lay.dataset.is_dir():
         root = Path(cfg.paths.data_root)
         if s.generate and root.is_dir() and any(root.iterdir()) and not (root/'synthetic.json').is_file():
-            raise ValueError(f'{root}: not empty and holds no dataset/ folder: synthetic.generate writes a synthetic CT-RATE only into an '
-                             'empty or missing folder; set paths.data_root to one (or to a real CT-RATE, with synthetic.generate: false)')
+            raise ValueError(f'{root}: not empty and holds no dataset/ folder: synthetic.generate writes a synthetic '
+                             'CT-RATE only into an empty or missing folder; set paths.data_root to one '
+                             '(or to a real CT-RATE, with synthetic.generate: false)')
         if not s.generate: raise FileNotFoundError(f'{lay.dataset}: no CT-RATE there; download it (README: "Use the real CT-RATE") '
                                                    'or set synthetic.generate: true for the synthetic set')
         summ = make_synthetic_ct_rate(cfg.paths.data_root, s.n_train_patients, s.n_valid_patients, s.shape, s.seed, s.metadata_only,
@@ -182,9 +190,9 @@ def train_from_config(cfg:Config, # the experiment
                       resume:bool=False, # continue from `run_dir/last_checkpoint.pth`
                       progress:bool=True,
                       hpo_fraction:float|None=None, # train on this HPO subset of the train split (`prepare_data`), as `ctc_hpo`'s stages do
-                      allow_config_change:bool=False, # with `resume`: continue although `cfg` differs from the run's start (see `resumed_config`)
+                      allow_config_change:bool=False, # with `resume`: go on though `cfg` differs (`resumed_config`)
                      ) -> Trainer: # the trainer after `fit`: its history, best epoch, run folder
-    "Prepare the data, build the model and loss from `cfg`, and train in a run folder that it locks; resumes a run exactly. Under torchrun: data-parallel, rank 0 prepares and writes."
+    "Prepare the data, build the model and loss from `cfg`, train in a run folder it locks; resumes a run exactly."
     tc, mc = cfg.training, cfg.model
     if tc.wandb: _import_wandb(tc.wandb) # a missing extra fails before any work
     if tc.from_latents and (mc.family != 'ctclip' or mc.ctclip.unfreeze_last):
@@ -193,9 +201,10 @@ def train_from_config(cfg:Config, # the experiment
     info = init_distributed(cfg.device) # alone: no process group, the config's device
     lock, state = None, None
     try:
-        if resume: # before any work: the run is ours alone, its config is the one it started with, its checkpoint holds only tensors
+        if resume: # before any work: the run is ours alone, its config the one it started with, its checkpoint tensors
             run_dir = Path(run_dir)
-            if not (run_dir/'last_checkpoint.pth').is_file(): raise FileNotFoundError(f'{run_dir}: no last_checkpoint.pth to resume from')
+            if not (run_dir/'last_checkpoint.pth').is_file():
+                raise FileNotFoundError(f'{run_dir}: no last_checkpoint.pth to resume from')
             if info.rank == 0: lock = RunLock(run_dir).acquire()
             cfg = run_on_main(resumed_config, run_dir, cfg, allow_config_change)
             state = read_checkpoint(run_dir/'last_checkpoint.pth')
@@ -205,13 +214,13 @@ def train_from_config(cfg:Config, # the experiment
             d.mkdir(parents=True, exist_ok=True); lock = RunLock(d).acquire()
             save_config(cfg, d/'config.yaml'); record_run_config(d, cfg)
             return d
-        new_run = None if resume else lambda: run_on_main(start, run_dir) # one run folder, made (and locked) by rank 0 once the data are ready
+        new_run = None if resume else lambda: run_on_main(start, run_dir) # by rank 0, once the data are ready
         return _train(cfg, run_dir, state, info, progress, hpo_fraction, new_run)
     finally:
         if lock is not None: lock.release()
 
 def _train(cfg, run_dir, state, info, progress, hpo_fraction, new_run) -> Trainer:
-    "`train_from_config`'s work: prepare the data; build the model, the loss and the trainer; make a new run folder (`new_run()`) or load `state` (a checkpoint); fit."
+    "`train_from_config`'s work: data, model, loss, trainer, a new run folder (`new_run()`) or `state` loaded; fit."
     tc, mc = cfg.training, cfg.model
     seed_everything(cfg.seed)
     data = run_on_main(prepare_data, cfg, progress, hpo_fraction) # under torchrun: rank 0 prepares, the others wait for its tables
@@ -260,13 +269,14 @@ def latent_datasets(cfg:Config, # the experiment (`paths.embeddings_dir`, `devic
 @call_parse
 def ctc_train(config:str=None, # YAML experiment config (default: the embedded quick experiment, paths in the current folder)
               resume:Param('continue a run: its folder, or alone the newest run under paths.output_dir', str, nargs='?', const='latest')=None,
-              allow_config_change:Param("with --resume: continue although the run's config.yaml was edited since it started "
-                                        '(not its model); the change is recorded in the run', store_true)=False,
+              allow_config_change:Param("with --resume: continue although the run's config.yaml was edited since it "
+                                        'started (not its model); recorded in the run', store_true)=False,
              ):
     "Train the model of an experiment config; prepares what is missing, writes a run folder, resumes exactly; data-parallel under torchrun."
     cfg = load_config(config) if config else default_config()
     run = None
-    if allow_config_change and not resume: raise ValueError('--allow-config-change applies only to a resumed run (--resume)')
+    if allow_config_change and not resume:
+        raise ValueError('--allow-config-change applies only to a resumed run (--resume)')
     if resume:
         run = latest_run(cfg.paths.output_dir) if resume == 'latest' else Path(resume)
         if run is None: raise FileNotFoundError(f'{cfg.paths.output_dir}: no run folder with a checkpoint to resume')

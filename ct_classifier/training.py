@@ -105,7 +105,8 @@ def _rng_state() -> dict:
 
 def _set_rng_state(s:dict):
     n = s['numpy']
-    np.random.set_state((n['name'], n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['cached_gaussian']))
+    keys = n['keys'].numpy().astype(np.uint32)
+    np.random.set_state((n['name'], keys, n['pos'], n['has_gauss'], n['cached_gaussian']))
     random.setstate(s['python']); torch.set_rng_state(s['torch'])
     if 'cuda' in s and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
@@ -243,19 +244,22 @@ def save_checkpoint(self:Trainer) -> Path|None:
 # %% ../nbs/06_training.ipynb #99baf99b
 def read_checkpoint(path:str|Path, # a `last_checkpoint.pth` of `save_checkpoint`
                    ) -> dict:
-    "The state in a training checkpoint, loaded tensors-only; a file holding other Python objects (which could run code) is refused."
+    "The state in a training checkpoint, loaded tensors-only; other Python objects (which could run code) are refused."
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f'{path}: checkpoint not found')
     try: s = torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
         if 'unsupported global' not in str(e).lower():
             raise ValueError(f'{path}: not a readable PyTorch checkpoint (truncated or corrupt?)') from None
-        raise ValueError(f'{path}: refused: it holds Python objects other than tensors, which could run code when loaded '
-                         '(torch.load with weights_only=True); expected a training checkpoint of tensors and plain values') from None
+        raise ValueError(f'{path}: refused: it holds Python objects other than tensors, which could run code when '
+                         'loaded (torch.load with weights_only=True); expected a training checkpoint of tensors '
+                         'and plain values') from None
     except Exception as e:
         first_line = (str(e).splitlines() or [''])[0][:160]
-        raise ValueError(f'{path}: not a readable PyTorch checkpoint (truncated or corrupt?): {type(e).__name__}: {first_line}') from None
-    missing = {'model', 'optimizer', 'scheduler', 'scaler', 'epoch', 'step', 'rng'} - set(s if isinstance(s, dict) else ())
+        said = f'{type(e).__name__}: {first_line}'
+        raise ValueError(f'{path}: not a readable PyTorch checkpoint (truncated or corrupt?): {said}') from None
+    needed = {'model', 'optimizer', 'scheduler', 'scaler', 'epoch', 'step', 'rng'}
+    missing = needed - set(s if isinstance(s, dict) else ())
     if missing: raise ValueError(f'{path}: not a training checkpoint (missing {sorted(missing)})')
     return s
 
@@ -265,14 +269,15 @@ def read_checkpoint(path:str|Path, # a `last_checkpoint.pth` of `save_checkpoint
 def load_checkpoint(self:Trainer, path:str|Path, # a checkpoint of `save_checkpoint`
                     state:dict|None=None, # its content, if `read_checkpoint` has read it already
                    ) -> 'Trainer':
-    "Continue from a checkpoint of `save_checkpoint` (read tensors-only): the next step is the one the checkpointed run would have taken."
+    "Continue from a checkpoint of `save_checkpoint` (read tensors-only): the next step is the checkpointed run's next."
     path = Path(path)
     s = read_checkpoint(path) if state is None else state
     if len(s.get('ranks') or ()) == self.world: s = {**s, **s['ranks'][self.rank]} # this process's own random states and losses
     try: self.model.load_state_dict(s['model'])
     except RuntimeError as e:
         first_line = (str(e).splitlines() or [''])[0].rstrip(':')
-        raise ValueError(f'{path}: its weights do not fit this model ({first_line}); resume with the model the run was trained with') from None
+        raise ValueError(f'{path}: its weights do not fit this model ({first_line}); '
+                         'resume with the model the run was trained with') from None
     self.opt.load_state_dict(s['optimizer'])
     self.sched.load_state_dict(s['scheduler']); self.scaler.load_state_dict(s['scaler'])
     if (s.get('ema') is None) != (self.ema_model is None):
