@@ -63,7 +63,7 @@ class RunLock:
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except BlockingIOError: # held (any other OSError, e.g. no locks on this file system, is raised as it is)
                 holder = os.pread(fd, 32, 0).decode(errors='replace').strip() or 'unknown'
                 os.close(fd)
                 raise ValueError(f'{self.path.parent}: in use by process {holder} (lock {self.path.name}); '
