@@ -11,7 +11,7 @@ __all__ = ['LABELS', 'N_LABELS', 'CTCLIP_POS_WEIGHT', 'CTRATE_PREVALENCE', 'META
            'fast_mode', 'progress_bar', 'exit_with_parent', 'parallel_map']
 
 # %% ../nbs/00_core.ipynb #bf222506
-import contextlib, json, logging, os, random, re, shutil, signal, sys, tempfile, threading, time, uuid
+import contextlib, errno, json, logging, os, random, re, shutil, signal, sys, tempfile, threading, time, uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,6 +141,17 @@ def get_logger(name:str='ct_classifier', # module name; prefixed with `ct_classi
     return logging.getLogger(name)
 
 # %% ../nbs/00_core.ipynb #02de5169
+_DISK_FULL = {errno.ENOSPC: 'no space left on device', errno.EDQUOT: 'disk quota exceeded',
+              errno.EFBIG: 'file too large (over the file size limit of this process: ulimit -f)'}
+
+def _disk_full(e:BaseException) -> OSError|None:
+    "The OSError of a full disk (or quota, or size limit) behind `e`, also where C++ wrapped it (torch's enforce fail)."
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, OSError) and e.errno in _DISK_FULL: return e
+        seen.add(id(e)); e = e.__cause__ or e.__context__
+    return None
+
 @contextlib.contextmanager
 def atomic_path(path:str|Path, # the file to create or replace
                 suffix:str='', # ending of the temporary name, for writers that go by extension (e.g. '.nii.gz')
@@ -152,9 +163,13 @@ def atomic_path(path:str|Path, # the file to create or replace
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError): tmp.unlink()
-        raise
+        full = _disk_full(e)
+        if full is None: raise
+        said = f'{_DISK_FULL[full.errno]}: not written (its previous version, if any, is kept)'
+        raise OSError(full.errno, said, str(path)) from e # one line naming the file
+
 
 # %% ../nbs/00_core.ipynb #9c6b3cd9
 @contextlib.contextmanager
