@@ -349,7 +349,7 @@ def _yaml_problem(e:yaml.YAMLError) -> str:
     "One line for a YAML error: where it is and what is wrong."
     problem = getattr(e, 'problem', None) or str(e).splitlines()[0]
     tag = re.match(r"could not determine a constructor for the tag '(.*)'", problem)
-    if tag: problem = f'the tag {tag.group(1)!r} is not allowed (a config holds plain data: numbers, strings, lists, mappings)'
+    if tag: problem = f'the tag {tag.group(1)!r} is not allowed (a config holds plain data: numbers, text, lists, maps)'
     mark = getattr(e, 'problem_mark', None) or getattr(e, 'context_mark', None)
     return (f'line {mark.line + 1}, column {mark.column + 1}: ' if mark else '') + problem
 
@@ -359,7 +359,8 @@ def read_yaml(path:str|Path, # a YAML file a user wrote (an experiment config)
     path = Path(path)
     try: text = path.read_text(encoding='utf-8')
     except UnicodeDecodeError as e:
-        raise ConfigError(f'{path}: not UTF-8 text (byte {e.start} is 0x{e.object[e.start]:02x}); expected a YAML config') from None
+        byte = f'byte {e.start} is 0x{e.object[e.start]:02x}'
+        raise ConfigError(f'{path}: not UTF-8 text ({byte}); expected a YAML config') from None
     try: return yaml.load(text, Loader=_ConfigLoader)
     except yaml.YAMLError as e: raise ConfigError(f'{path}, {_yaml_problem(e)}') from None
 

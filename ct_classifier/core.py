@@ -393,7 +393,7 @@ def progress_bar(items, # an iterable
 # %% ../nbs/00_core.ipynb #1fc72045
 def exit_with_parent(initializer=None, # run after the watch is set up (e.g. a pool's own initializer)
                     ):
-    "End this process when its parent dies (a parent-death signal on Linux, a watch thread anywhere), then run `initializer`."
+    "End this process when its parent dies (a death signal on Linux, a watch thread anywhere), then run `initializer`."
     parent = os.getppid()
     if sys.platform.startswith('linux'):
         import ctypes

@@ -192,7 +192,7 @@ def check_experiment(cfg:Config, # the experiment (e.g. from `load_config`)
                      source:str='<config>', # names the config file in the messages
                      prefix:str='', # put before each key (a model of `demo.models`: 'demo.models.<name>.')
                     ):
-    "Raise a `ConfigError` naming `source` and the key if `cfg` cannot train: unknown profile, a model that does not build, keys that do not go together, a missing extra."
+    "Raise a `ConfigError` naming `source` and the key if `cfg` cannot train (profile, model, key pairs, extras)."
     tc, mc = cfg.training, cfg.model
     try: get_profile(tc.profile)
     except ValueError as e: raise ConfigError(f"{source}: key '{prefix}training.profile': {e}") from None

@@ -95,7 +95,7 @@ def load_weights(model:nn.Module, # the network the weights are for
                  path:str|Path, # a state dict file (`best_model.pth`, `final_model.pth`)
                  expected:str='', # what the network is, for the error (e.g. 'resnet-10 of run_…/config.yaml')
                  note:str='', # appended to the error (e.g. the versions that wrote the file)
-                 state:dict|None=None, # the weights already read from `path` (e.g. a safetensors file); default: read it
+                 state:dict|None=None, # the weights already read from `path` (e.g. safetensors); default: read it
                 ) -> nn.Module:
     "Load a weights file into `model`, all or nothing: every key and shape must match, else an error says what the file holds and what was expected."
     path = Path(path)

@@ -159,7 +159,8 @@ def _metrics_section(metrics:dict) -> list:
     return ['## Metrics', '',
             f"{metrics.get('n_volumes')} volumes of {metrics.get('n_patients')} patients; {ci}. Thresholds (of "
             f"sensitivity, specificity, precision, F1, accuracy): {metrics.get('thresholds_from')}.", '',
-            markdown_table(pd.DataFrame({'macro (interval)': macro}).rename_axis('metric')), '', markdown_table(per_label)]
+            markdown_table(pd.DataFrame({'macro (interval)': macro}).rename_axis('metric')), '',
+            markdown_table(per_label)]
 
 def _calibration_section(metrics:dict) -> list:
     "Brier score and ECE, macro and pooled."

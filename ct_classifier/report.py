@@ -45,13 +45,14 @@ def _grid(n, ncols, size=2.3):
     for ax in axes.flat[n:]: ax.axis('off')
     return fig, axes.flat
 
-REPORT_MARK = 'ct_classifier ctc_evaluate' # in report.md, the PNGs and written_by.json: how a rerun knows a file is its own
+REPORT_MARK = 'ct_classifier ctc_evaluate' # in report.md, the PNGs, written_by.json: how a rerun knows its own files
 
 def _save(fig, path):
     "Write `fig` to `path` as PNG, atomically and marked as the package's, when a path is given."
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path, 'wb') as f: fig.savefig(f, format='png', dpi=150, bbox_inches='tight', metadata={'Software': REPORT_MARK})
+        with atomic_write(path, 'wb') as f:
+            fig.savefig(f, format='png', dpi=150, bbox_inches='tight', metadata={'Software': REPORT_MARK})
     return fig
 
 def plot_roc(ev:Evaluation, # the result of `evaluate`
@@ -194,10 +195,12 @@ def _write_recorded(data:bytes, # the file's content
     with atomic_write(path, 'wb') as f: f.write(data)
     return path
 
-_OURS = {'report.md': lambda p: REPORT_MARK.encode() in _head(p, 200), # file name → whether an existing file is one this command wrote
+def _png_is_ours(path) -> bool: return _head(path).startswith(b'\x89PNG') and REPORT_MARK.encode() in _head(path)
+
+_OURS = {'report.md': lambda p: REPORT_MARK.encode() in _head(p, 200), # file name → whether this command wrote that file
          _WRITTEN: lambda p: _recorded(Path(p).parent) is not None,
          **{n: _is_recorded for n in ('metrics.csv', 'metrics.json', 'predictions.csv')},
-         **{f'{k}.png': (lambda p: _head(p).startswith(b'\x89PNG') and REPORT_MARK.encode() in _head(p)) for k in ('roc', 'pr', 'reliability', 'forest')},
+         **{f'{k}.png': _png_is_ours for k in ('roc', 'pr', 'reliability', 'forest')},
          'MODEL_CARD.md': lambda p: REPORT_MARK.encode() in _head(p, 1 << 16)} # written by model_card.write_model_card
 
 def _report(ev, im, run, split, folder) -> str:

@@ -263,14 +263,15 @@ class SyntheticSummary:
     skipped: int = 0 # volumes already on disk
     failed: dict = field(default_factory=dict) # volume name → error
     seconds: float = 0.
-    subgroup_noise: dict = field(default_factory=dict) # Manufacturer → noise factor: a planted subgroup effect ({}: none)
+    subgroup_noise: dict = field(default_factory=dict) # Manufacturer → noise factor: a planted effect ({}: none)
 
     def __str__(self):
         lines = [f'Synthetic CT-RATE at {self.root}', self.counts.to_string(),
                  f'volumes: {self.written} written, {self.skipped} already there, {len(self.failed)} failed '
                  f'({self.seconds:.1f} s)']
         lines += [f'  failed: {k}: {v}' for k, v in self.failed.items()]
-        lines += [f'planted subgroup effect: {k} volumes have {v:g}× the image noise' for k, v in self.subgroup_noise.items()]
+        noisier = self.subgroup_noise.items()
+        lines += [f'planted subgroup effect: {k} volumes have {v:g}× the image noise' for k, v in noisier]
         lines += ['label prevalence (%):', (100*self.prevalence).round(1).to_string()]
         return '\n'.join(lines)
     __repr__ = __str__
@@ -287,7 +288,7 @@ def make_synthetic_ct_rate(root:str|Path, # CT-RATE root to create: `dataset/` g
                            workers:int|None=None, # processes rendering volumes (default: all cores)
                            progress:bool=True, # show a progress bar
                            masks:bool=False, # also write where each finding was painted (`read_finding_masks`)
-                           subgroup_noise:dict|None=None, # Manufacturer → noise factor, e.g. {'SIEMENS': 12}: a planted subgroup effect
+                           subgroup_noise:dict|None=None, # Manufacturer → noise factor (e.g. {'SIEMENS': 12}): planted
                           ) -> SyntheticSummary:
     "Write a synthetic CT-RATE under `root`: CSVs, lists and (unless `metadata_only`) NIfTI volumes, and finding masks if asked; resumes."
     t0 = time.time()
@@ -297,11 +298,13 @@ def make_synthetic_ct_rate(root:str|Path, # CT-RATE root to create: `dataset/` g
     root, shape = Path(root), tuple(int(s) for s in shape)
     subgroup_noise = {str(k): float(v) for k, v in (subgroup_noise or {}).items()}
     unknown = sorted(set(subgroup_noise) - {s[0] for s in _SCANNERS})
-    if unknown: raise ValueError(f'subgroup_noise: unknown manufacturer {unknown[0]!r}; expected one of {[s[0] for s in _SCANNERS]}')
-    if not all(v > 0 for v in subgroup_noise.values()): raise ValueError(f'subgroup_noise: factors must be positive, got {subgroup_noise}')
+    makers = [s[0] for s in _SCANNERS]
+    if unknown: raise ValueError(f'subgroup_noise: unknown manufacturer {unknown[0]!r}; expected one of {makers}')
+    if not all(v > 0 for v in subgroup_noise.values()):
+        raise ValueError(f'subgroup_noise: factors must be positive, got {subgroup_noise}')
     params = dict(n_train_patients=n_train_patients, n_valid_patients=n_valid_patients, shape=list(shape),
                   seed=seed, difficulty=difficulty, layout=layout, format=1)
-    if subgroup_noise: params['subgroup_noise'] = subgroup_noise # recorded only when planted: older sets keep their manifest
+    if subgroup_noise: params['subgroup_noise'] = subgroup_noise # only when planted: older sets keep their manifest
     for k, v in (('n_train_patients', n_train_patients), ('n_valid_patients', n_valid_patients)):
         if not v >= 1: raise ValueError(f'{k} must be at least 1, got {v!r}')
     if root.exists() and not root.is_dir(): raise ValueError(f'{root}: is a file; expected a folder for the synthetic CT-RATE')
@@ -328,7 +331,7 @@ def make_synthetic_ct_rate(root:str|Path, # CT-RATE root to create: `dataset/` g
                              volumes=len(vols))
         prev[split] = t['labels'][list(LABELS)].mean()
         labels = t['labels'][list(LABELS)].to_numpy()
-        noise_factor = t['metadata'].Manufacturer.map(subgroup_noise).fillna(1.).to_numpy() # the tables share the volumes' order
+        noise_factor = t['metadata'].Manufacturer.map(subgroup_noise).fillna(1.).to_numpy() # in the volumes' order
         for i, v in enumerate(vols.itertuples()):
             jobs.append(dict(name=v.VolumeName, path=lay.volume_path(v.VolumeName), shape=shape,
                              spacing=(v.xy_spacing, v.xy_spacing, v.z_spacing), labels=labels[i], sides=v.sides,
