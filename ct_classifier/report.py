@@ -197,7 +197,7 @@ def _write_recorded(data:bytes, # the file's content
 
 def _png_is_ours(path) -> bool: return _head(path).startswith(b'\x89PNG') and REPORT_MARK.encode() in _head(path)
 
-_OURS = {'report.md': lambda p: REPORT_MARK.encode() in _head(p, 200), # file name → whether this command wrote that file
+_OURS = {'report.md': lambda p: REPORT_MARK.encode() in _head(p, 200), # file name → whether this command wrote it
          _WRITTEN: lambda p: _recorded(Path(p).parent) is not None,
          **{n: _is_recorded for n in ('metrics.csv', 'metrics.json', 'predictions.csv')},
          **{f'{k}.png': _png_is_ours for k in ('roc', 'pr', 'reliability', 'forest')},

@@ -288,7 +288,7 @@ def make_synthetic_ct_rate(root:str|Path, # CT-RATE root to create: `dataset/` g
                            workers:int|None=None, # processes rendering volumes (default: all cores)
                            progress:bool=True, # show a progress bar
                            masks:bool=False, # also write where each finding was painted (`read_finding_masks`)
-                           subgroup_noise:dict|None=None, # Manufacturer → noise factor (e.g. {'SIEMENS': 12}): planted
+                           subgroup_noise:dict|None=None, # Manufacturer → noise factor, e.g. {'SIEMENS': 12}
                           ) -> SyntheticSummary:
     "Write a synthetic CT-RATE under `root`: CSVs, lists and (unless `metadata_only`) NIfTI volumes, and finding masks if asked; resumes."
     t0 = time.time()
