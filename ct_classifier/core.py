@@ -6,12 +6,12 @@
 __all__ = ['LABELS', 'N_LABELS', 'CTCLIP_POS_WEIGHT', 'CTRATE_PREVALENCE', 'METADATA_COLUMNS', 'REPORT_COLUMNS', 'LABEL_COLUMNS',
            'SPLITS', 'VOLUME_NAME_PATTERN', 'VOLUME_NAME_FORMAT', 'VolumeId', 'parse_volume_name', 'parse_xy_spacing',
            'parse_age', 'CTRateLayout', 'get_logger', 'atomic_path', 'atomic_write', 'save_text', 'save_json',
-           'save_csv', 'save_npy', 'save_torch', 'append_jsonl', 'save_nifti', 'read_csv_file', 'read_json_file',
-           'read_table', 'check_output_file', 'seed_everything', 'seed_worker', 'loader_seed_kwargs', 'pick_device',
-           'fast_mode', 'progress_bar', 'exit_with_parent', 'parallel_map']
+           'save_csv', 'save_npy', 'save_torch', 'read_torch_file', 'append_jsonl', 'save_nifti', 'read_csv_file',
+           'read_json_file', 'read_table', 'check_output_file', 'seed_everything', 'seed_worker', 'loader_seed_kwargs',
+           'pick_device', 'fast_mode', 'progress_bar', 'exit_with_parent', 'parallel_map']
 
 # %% ../nbs/00_core.ipynb #bf222506
-import contextlib, errno, json, logging, os, random, re, shutil, signal, sys, tempfile, threading, time, uuid
+import contextlib, errno, json, logging, os, pickle, random, re, shutil, signal, sys, tempfile, threading, time, uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,6 +211,23 @@ def save_torch(obj, path:str|Path) -> Path:
     "Write any `torch.save`-able object atomically."
     with atomic_write(path, 'wb') as f: torch.save(obj, f)
     return Path(path)
+
+# %% ../nbs/00_core.ipynb #8f9a4895
+def read_torch_file(path:str|Path, # a file of `torch.save` (a checkpoint, a state dict)
+                    what:str='PyTorch file', # what it should be, for messages
+                   ):
+    "Load `path` tensors-only; Python objects that could run code are refused, a damaged file named, each in one line."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f'{path}: {what} not found')
+    try: return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as e:
+        if 'unsupported global' in str(e).lower():
+            raise ValueError(f'{path}: refused: it holds Python objects other than tensors, which could run code when '
+                             f'loaded (torch.load with weights_only=True); expected a {what} of tensors and plain values') from None
+        raise ValueError(f'{path}: not a readable {what} (truncated or corrupt?)') from None
+    except Exception as e:
+        first_line = (str(e).splitlines() or [''])[0][:160]
+        raise ValueError(f'{path}: not a readable {what} (truncated or corrupt?): {type(e).__name__}: {first_line}') from None
 
 # %% ../nbs/00_core.ipynb #e0db36d3
 def append_jsonl(path:str|Path, # a JSON-lines file (created if missing)

@@ -88,7 +88,7 @@ class RunLock:
 _RUN_CONFIG = 'checkpoint_config.json' # beside the checkpoint: what the run trains with, and its config_hash
 
 def _trained_keys(cfg:Config) -> dict:
-    "What training depends on, dotted key → value: what `config_hash` covers (not paths, device, demo, training.wandb)."
+    "What training depends on, dotted key → value: what `config_hash` covers."
     d = config_to_dict(cfg)
     for k in ('paths', 'device', 'demo'): d.pop(k)
     d['training'].pop('wandb')

@@ -74,7 +74,8 @@ from fastcore.basics import patch
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from .core import progress_bar, save_csv, save_json, save_torch, pick_device
+from .core import pick_device, progress_bar, read_torch_file, save_csv, save_json, save_torch
+from .rng import global_rng_state, set_global_rng_state
 from .data import to_model_input
 from .distributed import all_gather_objects, any_rank, gather_shards, rank_and_world, shard_indices, sync_buffers
 from .metrics import binary_metrics, youden_thresholds
@@ -93,22 +94,6 @@ def epoch_order(n:int, # items in the training set
 def _step_generator(seed, epoch, step) -> torch.Generator:
     "The generator of one step's random draws (augmentation), seeded by (seed, epoch, step)."
     return torch.Generator().manual_seed(_epoch_seed(seed, epoch)*1_000_003 + step)
-
-def _rng_state() -> dict:
-    "Every global random state, as tensors and plain containers (what `torch.load(..., weights_only=True)` reads back)."
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    numpy_state = {'name': name, 'keys': torch.from_numpy(keys.astype(np.int64)), 'pos': int(pos),
-                   'has_gauss': int(has_gauss), 'cached_gaussian': float(gauss)}
-    s = {'python': random.getstate(), 'numpy': numpy_state, 'torch': torch.get_rng_state()}
-    if torch.cuda.is_available(): s['cuda'] = torch.cuda.get_rng_state_all()
-    return s
-
-def _set_rng_state(s:dict):
-    n = s['numpy']
-    keys = n['keys'].numpy().astype(np.uint32)
-    np.random.set_state((n['name'], keys, n['pos'], n['has_gauss'], n['cached_gaussian']))
-    random.setstate(s['python']); torch.set_rng_state(s['torch'])
-    if 'cuda' in s and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
 def _lr_lambda(warmup:int, total:int):
     "Linear warm-up over `warmup` optimizer steps, then cosine decay to 0 at `total`."
@@ -227,7 +212,7 @@ def checkpoint_state(self:Trainer) -> dict:
     s = {'model': self.model.state_dict(), 'optimizer': self.opt.state_dict(), 'scheduler': self.sched.state_dict(),
          'scaler': self.scaler.state_dict(), 'ema': None if self.ema_model is None else self.ema_model.state_dict(),
          'epoch': self.epoch, 'step': self.step, 'epoch_losses': list(self._losses),
-         'history': self.history, 'best': self.best, 'rng': _rng_state()}
+         'history': self.history, 'best': self.best, 'rng': global_rng_state()}
     if self.world > 1: s['ranks'] = all_gather_objects({'rng': s['rng'], 'epoch_losses': s['epoch_losses']}) # a collective
     return s
 
@@ -246,18 +231,7 @@ def read_checkpoint(path:str|Path, # a `last_checkpoint.pth` of `save_checkpoint
                    ) -> dict:
     "The state in a training checkpoint, loaded tensors-only; other Python objects (which could run code) are refused."
     path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f'{path}: checkpoint not found')
-    try: s = torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as e:
-        if 'unsupported global' not in str(e).lower():
-            raise ValueError(f'{path}: not a readable PyTorch checkpoint (truncated or corrupt?)') from None
-        raise ValueError(f'{path}: refused: it holds Python objects other than tensors, which could run code when '
-                         'loaded (torch.load with weights_only=True); expected a training checkpoint of tensors '
-                         'and plain values') from None
-    except Exception as e:
-        first_line = (str(e).splitlines() or [''])[0][:160]
-        said = f'{type(e).__name__}: {first_line}'
-        raise ValueError(f'{path}: not a readable PyTorch checkpoint (truncated or corrupt?): {said}') from None
+    s = read_torch_file(path, 'PyTorch checkpoint')
     needed = {'model', 'optimizer', 'scheduler', 'scaler', 'epoch', 'step', 'rng'}
     missing = needed - set(s if isinstance(s, dict) else ())
     if missing: raise ValueError(f'{path}: not a training checkpoint (missing {sorted(missing)})')
@@ -285,7 +259,7 @@ def load_checkpoint(self:Trainer, path:str|Path, # a checkpoint of `save_checkpo
     if self.ema_model is not None: self.ema_model.load_state_dict(s['ema'])
     self.epoch, self.step, self._losses = s['epoch'], s['step'], list(s['epoch_losses'])
     self.history, self.best = s['history'], s['best']
-    _set_rng_state(s['rng'])
+    set_global_rng_state(s['rng'])
     return self
 
 # %% ../nbs/06_training.ipynb #3d4c22f6
