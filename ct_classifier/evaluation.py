@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['EVAL_METRICS', 'CTCLIP_METRICS', 'CTCLIP_NOTE', 'choose_thresholds', 'ctclip_thresholds', 'bootstrap_ci',
-           'Evaluation', 'check_n_boot', 'evaluate', 'delong_test', 'compare_models']
+           'replicate_counts', 'metric_replicates', 'Evaluation', 'check_n_boot', 'evaluate', 'delong_test',
+           'compare_models']
 
 # %% ../nbs/07_evaluation.ipynb #096b85bb
 import json, warnings
@@ -246,6 +247,30 @@ def bootstrap_ci(probs, # (N, C) predicted probabilities
     _, lim, _ = _bootstrap(p, y, pred, patient_ids, n_boot, ci, method, seed, protocol, micro, n_bins)
     return pd.DataFrame({f'{k}_{s}': v[i] for k, v in lim.items() for i, s in enumerate(('lo', 'hi'))},
                         index=pd.Index([*names, 'macro', *(['micro'] if micro else [])], name='label'))
+
+# %% ../nbs/07_evaluation.ipynb #f894ad50
+def replicate_counts(n_patients:int, # patients (clusters) in the evaluated set
+                     n_boot:int, # replicates
+                     seed:int=0, # of the draws
+                    ) -> np.ndarray: # (n_boot, n_patients): how often each patient is drawn in each replicate
+    "The patient-bootstrap replicates: each draws `n_patients` patients with replacement."
+    return _replicate_counts(n_patients, n_boot, seed)
+
+# %% ../nbs/07_evaluation.ipynb #53340766
+def metric_replicates(probs, # (N, C) predicted probabilities
+                      labels, # (N, C) 0/1 labels
+                      predicted, # (N, C) 0/1 decisions (at the thresholds)
+                      clusters, # (N,) each volume's patient as 0..P-1
+                      counts:np.ndarray, # (B, P) draws of each patient per replicate (`replicate_counts`)
+                      n_bins:int=10, # ECE bins
+                     ) -> tuple: # (metric → (C,) values, metric → (B, C) replicates), the metrics of `EVAL_METRICS`
+    "Every metric per label of these volumes, as they are and in each replicate of patient counts."
+    p, y, pred = (np.asarray(a, dtype=np.float64) for a in (probs, labels, predicted))
+    inv = np.asarray(clusters)
+    prep = _prepare(p, y, pred, n_bins, False, inv)
+    rows = lambda c: _rows(p, y, pred, c, 'honest', n_bins, False, prep)
+    point = {k: v[0, :-1] for k, v in rows(np.ones((1, counts.shape[1]))).items()} # without `_rows`' macro column
+    return point, {k: v[:, :-1] for k, v in _over_chunks(rows, counts, len(p)).items()}
 
 # %% ../nbs/07_evaluation.ipynb #a6cb979a
 @dataclass
