@@ -199,9 +199,11 @@ def _write_recorded(data:bytes, # the file's content
 
 def _png_is_ours(path) -> bool: return _head(path).startswith(b'\x89PNG') and REPORT_MARK.encode() in _head(path)
 
+_RECORDED_FILES = ('metrics.csv', 'metrics.json', 'predictions.csv', 'subgroups.csv', 'subgroups.json') # in _WRITTEN
+
 _OURS = {'report.md': lambda p: REPORT_MARK.encode() in _head(p, 200), # file name → whether this command wrote it
          _WRITTEN: lambda p: _recorded(Path(p).parent) is not None,
-         **{n: _is_recorded for n in ('metrics.csv', 'metrics.json', 'predictions.csv', 'subgroups.csv', 'subgroups.json')},
+         **{n: _is_recorded for n in _RECORDED_FILES},
          'subgroups.md': lambda p: REPORT_MARK.encode() in _head(p, 200),
          **{f'{k}.png': _png_is_ours for k in ('roc', 'pr', 'reliability', 'forest', 'subgroups')},
          'MODEL_CARD.md': lambda p: REPORT_MARK.encode() in _head(p, 1 << 16)} # written by model_card.write_model_card
@@ -231,10 +233,11 @@ def _report(ev, im, run, split, folder) -> str:
 _SUBGROUP_FILES = ('subgroups.csv', 'subgroups.json', 'subgroups.png', 'subgroups.md') # with `by` only
 
 def _write_subgroups(sev, folder:Path) -> dict:
-    "The subgroup table, its JSON, forest plot and section (for the model card); without `sev`, remove ours of an earlier run."
+    "The subgroup table, its JSON, forest plot and model-card section; without `sev`, remove ours of an earlier run."
     if sev is None:
         for name in _SUBGROUP_FILES:
-            if (folder/name).is_file() and _OURS[name](folder/name): (folder/name).unlink() # stale: not this evaluation's
+            path = folder/name
+            if path.is_file() and _OURS[name](path): path.unlink() # stale: not this evaluation's
         return {}
     files = {name: _write_recorded(data, folder/name) for name, data in sev.file_contents().items()}
     files['subgroups.png'] = folder/'subgroups.png'; plt.close(_save(plot_subgroups(sev), files['subgroups.png']))
@@ -249,17 +252,19 @@ def evaluate_run(run_dir, # a run folder that `ctc_train` wrote (config.yaml, be
                  device=None, # where the network runs (default: `pick_device()`)
                  batch_size:int=4, # volumes per forward pass
                  seed:int=0, # of the bootstrap draws
-                 by=(), # subgroup attributes for a subgroup section, some of `SUBGROUP_ATTRIBUTES` (needs n_boot >= 100)
+                 by=(), # attributes of a subgroup section: some of `SUBGROUP_ATTRIBUTES` (needs n_boot >= 100)
                  age_bands=(40, 60, 75), # band edges in years, for `by` 'age'
                  thickness_bands=(1.5, 3.0), # band edges of the slice spacing in mm, for `by` 'thickness'
-                ) -> dict: # 'evaluation' (the `Evaluation`), 'subgroups' (a `SubgroupEvaluation` or None), 'folder', 'files'
+                ) -> dict: # 'evaluation' (`Evaluation`), 'subgroups' (`SubgroupEvaluation` or None), 'folder', 'files'
     "Evaluate a run on a split from its cache at its stored thresholds; write the report, metrics, per-volume predictions and plots."
     run = Path(run_dir)
     check_n_boot(n_boot)
     by = tuple(by or ())
     unknown = [a for a in by if a not in SUBGROUP_ATTRIBUTES]
-    if unknown: raise ValueError(f'by: unknown subgroup attribute {unknown[0]!r}; expected some of {list(SUBGROUP_ATTRIBUTES)}')
-    if by and n_boot < 100: raise ValueError(f'by: subgroups need n_boot of at least 100 (simultaneous intervals), got {n_boot}')
+    if unknown:
+        raise ValueError(f'by: unknown subgroup attribute {unknown[0]!r}; expected some of {list(SUBGROUP_ATTRIBUTES)}')
+    if by and n_boot < 100:
+        raise ValueError(f'by: subgroups need n_boot of at least 100 (simultaneous intervals), got {n_boot}')
     if not (run/'config.yaml').is_file():
         raise ValueError(f'{run}: not a run folder (no config.yaml); expected a folder that ctc_train wrote')
     im = load_run(run, device=device)
@@ -276,15 +281,18 @@ def evaluate_run(run_dir, # a run folder that `ctc_train` wrote (config.yaml, be
     if ds.dropped:
         raise ValueError(f'{split}: {len(ds.dropped)} of {len(df)} volumes are not in the cache {cache} (e.g. {list(ds.dropped)[:3]}); cache them with: '
                          f'ctc_cache --split {split} --data-root {cfg.paths.data_root} --cache-dir {cfg.paths.cache_dir} --profile {cfg.training.profile}')
-    groups = read_subgroups(ds.names, cfg.paths.data_root, by, age_bands, thickness_bands) if by else None # before any work
+    # the subgroups before any work: a volume missing from the metadata fails fast
+    groups = read_subgroups(ds.names, cfg.paths.data_root, by, age_bands, thickness_bands) if by else None
     probs, y = training.predict(im.model, ds, batch_size)
     pid = df.patient_id.to_numpy()
     src = (f"chosen on {im.thresholds_from}, stored in the run's training_summary.json" if im.thresholds_from.startswith("the run's")
            else im.thresholds_from)
     ev = evaluate(probs, y, pid, thresholds=im.thresholds, n_boot=n_boot, seed=seed, names=list(im.labels))
     ev = dataclasses.replace(ev, thresholds_from=src, table=ev.table.assign(thresholds_from=src))
-    sev = None if groups is None else evaluate_subgroups(probs, y, groups, pid, thresholds=ev.thresholds, thresholds_from=src,
-                                                          n_boot=n_boot, seed=seed, names=list(im.labels))
+    sev = None
+    if groups is not None:
+        sev = evaluate_subgroups(probs, y, groups, pid, thresholds=ev.thresholds, thresholds_from=src, n_boot=n_boot,
+                                 seed=seed, names=list(im.labels))
     folder.mkdir(parents=True, exist_ok=True)
     files = {name: _write_recorded(data, folder/name) for name, data in ev.file_contents().items()}
     cols = {'VolumeName': ds.names, 'patient_id': pid}
@@ -307,7 +315,8 @@ def _numbers(option:str, text:str|None, default:tuple) -> tuple:
     "A comma-separated list of numbers given on the command line, or `default`; else an error naming the option."
     if text is None: return default
     try: return tuple(float(v) for v in text.split(','))
-    except ValueError: raise ValueError(f'{option}: expected numbers separated by commas (e.g. 40,60,75), got {text!r}') from None
+    except ValueError:
+        raise ValueError(f'{option}: expected numbers separated by commas (e.g. 40,60,75), got {text!r}') from None
 
 @call_parse
 def ctc_evaluate(run:Param('a run folder that ctc_train wrote (config.yaml, best_model.pth, training_summary.json)', str, required=True)=None,
@@ -316,18 +325,19 @@ def ctc_evaluate(run:Param('a run folder that ctc_train wrote (config.yaml, best
                  n_boot:Param('patient-bootstrap replicates (0: no intervals)', int)=2000,
                  device:Param("where the network runs: cpu, cuda, cuda:1, mps (default: $CTC_DEVICE or 'auto')", str)=None,
                  batch_size:Param('volumes per forward pass', int)=4,
-                 by:Param('subgroups to report, comma-separated: some of sex,age,manufacturer,kernel,thickness', str)=None,
+                 by:Param('subgroups to report, comma-separated: some of ' + ','.join(SUBGROUP_ATTRIBUTES), str)=None,
                  age_bands:Param('age band edges in years, e.g. 40,60,75 (with --by age)', str)=None,
                  thickness_bands:Param('slice-spacing band edges in mm, e.g. 1.5,3 (with --by thickness)', str)=None):
     "Evaluate a trained run on a split: markdown report, metrics CSV and JSON, per-volume predictions and plots, in the run folder."
     attributes = tuple(a.strip() for a in by.split(',') if a.strip()) if by else ()
-    bands = _numbers('--age-bands', age_bands, (40, 60, 75)), _numbers('--thickness-bands', thickness_bands, (1.5, 3.0))
-    r = evaluate_run(run, split, out, n_boot, device, batch_size, by=attributes, age_bands=bands[0], thickness_bands=bands[1])
+    bands = dict(age_bands=_numbers('--age-bands', age_bands, (40, 60, 75)),
+                 thickness_bands=_numbers('--thickness-bands', thickness_bands, (1.5, 3.0)))
+    r = evaluate_run(run, split, out, n_boot, device, batch_size, by=attributes, **bands)
     ev = r['evaluation']; t = ev.table.loc['macro']
     ci = f" ({t['auroc_lo']:.3f}–{t['auroc_hi']:.3f})" if 'auroc_lo' in t else ''
     print(f"macro AUROC {t['auroc']:.3f}{ci} on {len(ev.probs)} volumes of {ev.n_patients} patients; thresholds {ev.thresholds_from}: {r['folder']/'report.md'}")
     if r['subgroups'] is not None:
         said = r['subgroups'].sentences()
-        print(f"subgroups ({', '.join(attributes)}): " + (f'{len(said)} differ from the rest' if said else 'none differs from the rest')
-              + f": {r['folder']/'subgroups.csv'}")
+        differ = f'{len(said)} differ from the rest' if said else 'none differs from the rest'
+        print(f"subgroups ({', '.join(attributes)}): {differ}: {r['folder']/'subgroups.csv'}")
         for line in said: print(f'  {line}')

@@ -33,14 +33,15 @@ def _bands(values:pd.Series, edges, unit:str) -> pd.Series:
     out = pd.Series(np.array(names, dtype=object)[k], index=values.index)
     return out.where(values.notna(), 'unknown')
 
-def subgroup_labels(meta:pd.DataFrame, # one row per volume with the columns of `SUBGROUP_ATTRIBUTES` (e.g. `read_metadata`)
+def subgroup_labels(meta:pd.DataFrame, # a row per volume, with the columns of `SUBGROUP_ATTRIBUTES` (`read_metadata`)
                     by=tuple(SUBGROUP_ATTRIBUTES), # the attributes, any of `SUBGROUP_ATTRIBUTES`
                     age_bands=(40, 60, 75), # band edges in years
                     thickness_bands=(1.5, 3.0), # band edges of the slice spacing in mm
                    ) -> pd.DataFrame: # one column per attribute: each volume's subgroup, as text
-    "Each volume's subgroup of each attribute: sex, age band, manufacturer, kernel, slice-spacing band ('unknown' if blank)."
+    "Each volume's subgroups: sex, age band, manufacturer, kernel, slice-spacing band ('unknown' if blank)."
     unknown = [a for a in by if a not in SUBGROUP_ATTRIBUTES]
-    if unknown: raise ValueError(f'unknown subgroup attribute {unknown[0]!r}: expected some of {list(SUBGROUP_ATTRIBUTES)}')
+    if unknown:
+        raise ValueError(f'unknown subgroup attribute {unknown[0]!r}: expected some of {list(SUBGROUP_ATTRIBUTES)}')
     missing = [SUBGROUP_ATTRIBUTES[a] for a in by if SUBGROUP_ATTRIBUTES[a] not in meta]
     if missing: raise ValueError(f'the metadata has no {missing[0]} column (needed for {list(by)})')
     out = {}
@@ -48,7 +49,9 @@ def subgroup_labels(meta:pd.DataFrame, # one row per volume with the columns of 
         col = meta[SUBGROUP_ATTRIBUTES[attr]]
         if attr == 'age': out[attr] = _bands(col, age_bands, ' y')
         elif attr == 'thickness': out[attr] = _bands(col, thickness_bands, ' mm')
-        else: out[attr] = col.astype(object).where(col.notna() & (col.astype(str).str.strip() != ''), 'unknown').astype(str)
+        else:
+            given = col.notna() & (col.astype(str).str.strip() != '')
+            out[attr] = col.astype(object).where(given, 'unknown').astype(str)
     return pd.DataFrame(out, index=meta.index)
 
 # %% ../nbs/07e_subgroups.ipynb #5eb8ed9e
@@ -61,16 +64,20 @@ def read_subgroups(names, # the volume names (e.g. a split file's VolumeName col
     "The subgroups of the named volumes, from the metadata CSVs of `data_root`; a volume not in them is an error."
     lay = CTRateLayout(data_root)
     files = [lay.metadata_csv(s) for s in SPLITS if lay.metadata_csv(s).is_file()]
-    if not files: raise FileNotFoundError(f'{lay.dataset}: no metadata CSV (expected {lay.metadata_csv(SPLITS[0]).name}); the subgroups come from it')
-    meta = pd.concat([read_metadata(f) for f in files], ignore_index=True).drop_duplicates('VolumeName').set_index('VolumeName')
+    if not files:
+        expected = lay.metadata_csv(SPLITS[0]).name
+        raise FileNotFoundError(f'{lay.dataset}: no metadata CSV (expected {expected}); the subgroups come from it')
+    meta = pd.concat([read_metadata(f) for f in files], ignore_index=True)
+    meta = meta.drop_duplicates('VolumeName').set_index('VolumeName')
     names = pd.Index(list(names))
     absent = names[~names.isin(meta.index)]
-    if len(absent): raise ValueError(f'{len(absent)} volumes are not in the metadata of {data_root} (e.g. {list(absent[:3])})')
+    if len(absent):
+        raise ValueError(f'{len(absent)} volumes are not in the metadata of {data_root} (e.g. {list(absent[:3])})')
     return subgroup_labels(meta.loc[names].reset_index(drop=True), by, age_bands, thickness_bands)
 
 # %% ../nbs/07e_subgroups.ipynb #19470eb4
 def _part(p, y, pred, inv, sel, counts, n_bins):
-    "Per metric, the point values `(C,)` and replicates `(B, C)` of the volumes `sel`, their patients drawn as in `counts`."
+    "Per metric, point values `(C,)` and replicates `(B, C)` of the volumes `sel`, their patients drawn as in `counts`."
     patients = np.unique(inv[sel])
     local = np.searchsorted(patients, inv[sel])
     return metric_replicates(p[sel], y[sel], pred[sel], local, counts[:, patients], n_bins)
@@ -81,14 +88,17 @@ def _with_macro(values, reps, estimable):
         warnings.simplefilter('ignore', RuntimeWarning) # a replicate without one of the labels' classes: nan, left out
         macro_reps = np.nanmean(reps[:, estimable], 1) if estimable.any() else np.full(len(reps), np.nan)
     macro = values[estimable].mean() if estimable.any() else np.nan
-    return np.r_[np.where(estimable, values, np.nan), macro], np.column_stack([np.where(estimable, reps, np.nan), macro_reps])
+    label_values, label_reps = np.where(estimable, values, np.nan), np.where(estimable, reps, np.nan)
+    return np.r_[label_values, macro], np.column_stack([label_reps, macro_reps])
 
 def _too_small(n_patients, rest_patients, counts, min_patients, min_positives):
-    "Why a label of a subgroup is not estimated ('' if it is): `counts` are (positives, negatives) in the subgroup and the rest."
+    "Why a subgroup's label is not estimated ('' if it is); `counts`: (pos, neg) in the subgroup, then in the rest."
     if n_patients < min_patients: return f'too small: {n_patients} patients (< {min_patients})'
     if rest_patients < min_patients: return f'too small: the rest has {rest_patients} patients (< {min_patients})'
     pos, neg, rpos, rneg = counts
-    if min(pos, neg) < min_positives: return f'too few {"positives" if pos < neg else "negatives"}: {int(min(pos, neg))} (< {min_positives})'
+    if min(pos, neg) < min_positives:
+        fewer = 'positives' if pos < neg else 'negatives'
+        return f'too few {fewer}: {int(min(pos, neg))} (< {min_positives})'
     if min(rpos, rneg) < min_positives: return f'too few in the rest: {int(min(rpos, rneg))} (< {min_positives})'
     return ''
 
@@ -96,7 +106,7 @@ def _too_small(n_patients, rest_patients, counts, min_patients, min_positives):
 @dataclass
 class SubgroupEvaluation:
     "The result of `evaluate_subgroups`: one row per (attribute, subgroup, label or 'macro')."
-    table: pd.DataFrame # counts, `note`, each metric with `_lo`/`_hi`; tested metrics: `_rest`, `_diff`, `_diff_lo`/`_diff_hi`, `_flag`; `interval`
+    table: pd.DataFrame # counts, `note`, metrics with `_lo`/`_hi`; tested ones: `_rest`, `_diff*`, `_flag`; `interval`
     test_metrics: tuple # the metrics whose differences from the rest are tested
     family_size: int # differences in the tested family: each subgroup's macro value of each tested metric
     critical_value: float # the largest t: each interval is the difference ± t × its bootstrap standard error
@@ -106,8 +116,8 @@ class SubgroupEvaluation:
     thresholds_from: str # where the thresholds came from (never from the subgroups)
     min_patients: int # smaller subgroups (or rests) are shown as too small
     min_positives: int # a label needs this many positives and negatives in the subgroup and in the rest
-    method: str = ('macro differences: Bonferroni-simultaneous intervals (difference ± t × bootstrap standard error); '
-                   'label differences: unadjusted percentile intervals, not tested')
+    method: str = ('macro differences: Bonferroni-simultaneous intervals (difference ± t × bootstrap standard '
+                   'error); label differences: unadjusted percentile intervals, not tested')
 
     def subgroup(self, attribute:str, group:str) -> pd.DataFrame:
         "The rows of one subgroup, indexed by label (the labels, then 'macro')."
@@ -138,16 +148,17 @@ class SubgroupEvaluation:
         out = []
         for (attr, group, label), r in self.flagged().iterrows():
             for m in self.test_metrics:
-                if not r[f'{m}_flag']: continue
+                flag = r[f'{m}_flag']
+                if not flag: continue
                 what = 'macro ' + m.upper() if label == 'macro' else f'{m.upper()} of {label}'
-                out.append(f"{attr} = {group}: {what} {r[m]:.3f} vs {r[f'{m}_rest']:.3f} in the rest ({r[f'{m}_flag']}); "
+                out.append(f"{attr} = {group}: {what} {r[m]:.3f} vs {r[f'{m}_rest']:.3f} in the rest ({flag}); "
                            f"difference {r[f'{m}_diff']:+.3f}, simultaneous {self.ci:.0%} interval "
                            f"{r[f'{m}_diff_lo']:+.3f} to {r[f'{m}_diff_hi']:+.3f} ({r.n_patients} patients)")
         return out
 
 # %% ../nbs/07e_subgroups.ipynb #361233fe
 def _simultaneous(point, reps, df, ci):
-    "Critical values and (lo, hi) of Bonferroni-simultaneous intervals of the K differences `point` `(K,)`, replicates `(B, K)`."
+    "Bonferroni-simultaneous intervals of K differences `point` `(K,)`, replicates `(B, K)`: critical values, lo, hi."
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', RuntimeWarning)
         se = np.nanstd(reps, 0, ddof=1)
@@ -159,18 +170,18 @@ def evaluate_subgroups(probs, # (N, C) predicted probabilities
                        labels, # (N, C) 0/1 labels
                        groups:pd.DataFrame, # (N, A): each volume's subgroup per attribute (e.g. `read_subgroups`)
                        patient_ids=None, # (N,) the patient of each volume: the bootstrap resamples patients
-                       thresholds=0.5, # the run's thresholds: a number, (C,), or a dict by label name; never chosen here
+                       thresholds=0.5, # the run's thresholds: a number, (C,), or a dict by label; never chosen here
                        thresholds_from:str='given', # where they came from, for the report
                        n_boot:int=1000, # bootstrap replicates (at least 100: the simultaneous intervals need the tail)
                        ci:float=0.95, # coverage: each metric's interval, and the differences' simultaneous coverage
                        seed:int=0, # of the replicates' draws
-                       test_metrics=('auroc',), # metrics whose difference from the rest is tested (any of `EVAL_METRICS`)
+                       test_metrics=('auroc',), # metrics whose difference from the rest is tested (of `EVAL_METRICS`)
                        min_patients:int=50, # a subgroup (and its rest) needs this many patients
-                       min_positives:int=20, # a label needs this many positives and negatives in the subgroup and the rest
+                       min_positives:int=20, # positives and negatives a label needs in the subgroup and the rest
                        n_bins:int=10, # ECE bins
                        names=None, # the C label names; default `LABELS` (or a DataFrame's columns)
                       ) -> SubgroupEvaluation:
-    "Every metric per subgroup at fixed thresholds with patient-bootstrap intervals; each subgroup's difference from the rest with simultaneous intervals."
+    "Metrics per subgroup at fixed thresholds (patient bootstrap); each subgroup vs the rest (simultaneous intervals)."
     overall = evaluate(probs, labels, patient_ids, thresholds=thresholds, n_boot=0, names=names) # checks the inputs
     p, y, names, t = overall.probs, overall.labels, overall.names, overall.thresholds
     groups = pd.DataFrame(groups).reset_index(drop=True)
@@ -179,10 +190,11 @@ def evaluate_subgroups(probs, # (N, C) predicted probabilities
     if bad: raise ValueError(f'test_metrics: unknown metric {bad[0]!r}; expected some of {list(EVAL_METRICS)}')
     if int(n_boot) < 100: raise ValueError(f'n_boot must be at least 100 for simultaneous intervals, got {n_boot}')
     pred = (p >= t).astype(np.float64)
-    inv = np.arange(len(p)) if patient_ids is None else np.unique(np.asarray(patient_ids), return_inverse=True)[1].ravel()
+    if patient_ids is None: inv = np.arange(len(p))
+    else: inv = np.unique(np.asarray(patient_ids), return_inverse=True)[1].ravel()
     counts = replicate_counts(int(inv.max()) + 1, n_boot, seed) # the same draws for every subgroup and its rest: paired
     a = (1 - ci)/2
-    rows, diff_points, diff_reps, diff_df, diff_at = [], [], [], [], [] # diff_at: (row, metric) of each tested difference
+    rows, diff_points, diff_reps, diff_df, diff_at = [], [], [], [], [] # diff_at: (row, metric) per tested difference
     for attr in groups.columns:
         levels = groups[attr].astype(str).to_numpy()
         for group in sorted(set(levels)):
@@ -193,9 +205,9 @@ def evaluate_subgroups(probs, # (N, C) predicted probabilities
             estimable = np.array([not n for n in notes])
             base = [dict(attribute=attr, subgroup=group, label=l, n_volumes=int(sel.sum()), n_patients=n_pat,
                          n_pos=int(pos[j]), estimable=bool(estimable[j]), note=notes[j]) for j, l in enumerate(names)]
+            macro_note = '' if estimable.any() else notes[0] if len(set(notes)) == 1 else 'no label large enough'
             base.append(dict(attribute=attr, subgroup=group, label='macro', n_volumes=int(sel.sum()), n_patients=n_pat,
-                             n_pos=int(pos.sum()), estimable=bool(estimable.any()),
-                             note='' if estimable.any() else notes[0] if len(set(notes)) == 1 else 'no label large enough'))
+                             n_pos=int(pos.sum()), estimable=bool(estimable.any()), note=macro_note))
             if estimable.any():
                 sub_point, sub_reps = _part(p, y, pred, inv, sel, counts, n_bins)
                 rest_point, rest_reps = _part(p, y, pred, inv, ~sel, counts, n_bins)
@@ -210,12 +222,12 @@ def evaluate_subgroups(probs, # (N, C) predicted probabilities
                     diff, diff_r = value - rest_value, reps - rest_r
                     with warnings.catch_warnings():
                         warnings.simplefilter('ignore', RuntimeWarning)
-                        diff_lo, diff_hi = np.nanquantile(diff_r, [a, 1 - a], axis=0) # the labels' own (unadjusted) intervals
-                    for j, r in enumerate(base):
-                        r.update({f'{m}_rest': rest_value[j], f'{m}_diff': diff[j], f'{m}_diff_lo': diff_lo[j], f'{m}_diff_hi': diff_hi[j]})
+                        diff_lo, diff_hi = np.nanquantile(diff_r, [a, 1 - a], axis=0) # per label: unadjusted
+                    tested = {'_rest': rest_value, '_diff': diff, '_diff_lo': diff_lo, '_diff_hi': diff_hi}
+                    for j, r in enumerate(base): r.update({f'{m}{c}': v[j] for c, v in tested.items()})
                     if np.isfinite(diff[-1]): # the macro difference joins the tested family
-                        diff_points.append(diff[-1]); diff_reps.append(diff_r[:, -1]); diff_df.append(min(n_pat, rest_pat) - 1)
-                        diff_at.append((len(rows) + len(names), m))
+                        diff_points.append(diff[-1]); diff_reps.append(diff_r[:, -1])
+                        diff_df.append(min(n_pat, rest_pat) - 1); diff_at.append((len(rows) + len(names), m))
             rows += base
     family = np.column_stack(diff_reps) if diff_reps else np.empty((n_boot, 0))
     crit, lo, hi = _simultaneous(np.array(diff_points), family, np.array(diff_df), ci)
@@ -230,8 +242,8 @@ def evaluate_subgroups(probs, # (N, C) predicted probabilities
         if h < 0 or l > 0: table.loc[i, f'{m}_flag'] = 'lower' if h < 0 else 'higher'
     table = table.set_index(['attribute', 'subgroup', 'label'])
     largest_crit = float(np.max(crit)) if len(diff_points) else float('nan')
-    return SubgroupEvaluation(table, tuple(test_metrics), len(diff_points), largest_crit, ci, int(n_boot), seed, thresholds_from,
-                              min_patients, min_positives)
+    return SubgroupEvaluation(table, tuple(test_metrics), len(diff_points), largest_crit, ci, int(n_boot), seed,
+                              thresholds_from, min_patients, min_positives)
 
 # %% ../nbs/07e_subgroups.ipynb #e36a0a6a
 def plot_subgroups(sev:SubgroupEvaluation, # the result of `evaluate_subgroups`
@@ -241,7 +253,8 @@ def plot_subgroups(sev:SubgroupEvaluation, # the result of `evaluate_subgroups`
     "Forest plot of each subgroup's macro value per metric, with intervals; flagged subgroups in red."
     macro = sev.table[sev.table.index.get_level_values('label') == 'macro'].droplevel('label')
     names = [f'{a}: {g}' for a, g in macro.index]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2*len(metrics) + 1.5, .28*len(macro) + 1.2), sharey=True, squeeze=False)
+    size = (3.2*len(metrics) + 1.5, .28*len(macro) + 1.2) # inches: a panel per metric, a row per subgroup
+    fig, axes = plt.subplots(1, len(metrics), figsize=size, sharey=True, squeeze=False)
     flagged = np.zeros(len(macro), bool)
     for m in sev.test_metrics: flagged |= (macro[f'{m}_flag'] != '').to_numpy()
     ys = np.arange(len(macro))[::-1]
@@ -254,7 +267,9 @@ def plot_subgroups(sev:SubgroupEvaluation, # the result of `evaluate_subgroups`
         for y in ys[~ok]: ax.text(.5, y, 'too small', ha='center', va='center', fontsize=7, color='grey')
         ax.set_xlim(0, 1); ax.set_title(f'macro {m}', fontsize=9); ax.grid(axis='x', alpha=.3)
     axes[0][0].set_yticks(ys); axes[0][0].set_yticklabels(names, fontsize=7)
-    fig.suptitle(f'Subgroups: {sev.ci:.0%} patient-bootstrap intervals; red: differs from the rest ({sev.ci:.0%} simultaneous)', fontsize=9)
+    title = (f'Subgroups: {sev.ci:.0%} patient-bootstrap intervals; '
+             f'red: differs from the rest ({sev.ci:.0%} simultaneous)')
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=110)
     return fig
@@ -270,25 +285,30 @@ def subgroup_section(sev:SubgroupEvaluation, # the result of `evaluate_subgroups
     lines = ['## Subgroups', ''] if heading else []
     tested = ', '.join(m.upper() for m in sev.test_metrics)
     family = (f'Tested: the macro {tested} difference of each subgroup ({sev.family_size} differences), with '
-              f'{sev.ci:.0%} simultaneous intervals (Bonferroni: ± up to {sev.critical_value:.2f} bootstrap standard errors, '
-              "by Student's t); " if sev.family_size else '')
-    lines += [f"At the run's thresholds ({sev.thresholds_from}; never re-chosen per subgroup). Metric intervals: "
+              f'{sev.ci:.0%} simultaneous intervals (Bonferroni: ± up to {sev.critical_value:.2f} bootstrap '
+              "standard errors, by Student's t); " if sev.family_size else '')
+    method = (f"At the run's thresholds ({sev.thresholds_from}; never re-chosen per subgroup). Metric intervals: "
               f'{sev.ci:.0%} patient-bootstrap percentile, {sev.n_boot} replicates (seed {sev.seed}). Each subgroup is '
               f'compared with the rest of the volumes on the same replicates. {family}The per-label differences in '
               f'subgroups.csv have unadjusted intervals and are not tested. Too small: fewer than {sev.min_patients} '
-              f'patients, or a label with fewer than {sev.min_positives} positives or negatives in the subgroup or the rest.', '']
+              f'patients, or a label with fewer than {sev.min_positives} positives or negatives in the subgroup or '
+              'the rest.')
+    lines += [method, '']
     said = sev.sentences()
     if not sev.family_size: lines += ['No subgroup is large enough to be compared with the rest.']
-    else: lines += [f'- {s}' for s in said] if said else ['No subgroup differs from the rest beyond the simultaneous intervals.']
+    elif said: lines += [f'- {s}' for s in said]
+    else: lines += ['No subgroup differs from the rest beyond the simultaneous intervals.']
     lines += ['']
     for m in sev.test_metrics:
-        lines += [f'| attribute | subgroup | volumes | patients | macro {m.upper()} (interval) | rest | difference (simultaneous interval) |',
-                  '|---|---|---|---|---|---|---|']
+        columns = ['attribute', 'subgroup', 'volumes', 'patients', f'macro {m.upper()} (interval)', 'rest',
+                   'difference (simultaneous interval)']
+        lines += ['| ' + ' | '.join(columns) + ' |', '|---' * len(columns) + '|']
         for (attr, group), r in macro.iterrows():
             if not r.estimable: value, rest, diff = r.note, '', ''
             else:
                 value, rest = f"{f3(r[m])} ({f3(r[f'{m}_lo'])}–{f3(r[f'{m}_hi'])})", f3(r[f'{m}_rest'])
-                diff = f"{r[f'{m}_diff']:+.3f} ({r[f'{m}_diff_lo']:+.3f} to {r[f'{m}_diff_hi']:+.3f})" + (f" **{r[f'{m}_flag']}**" if r[f'{m}_flag'] else '')
+                flag = f" **{r[f'{m}_flag']}**" if r[f'{m}_flag'] else ''
+                diff = f"{r[f'{m}_diff']:+.3f} ({r[f'{m}_diff_lo']:+.3f} to {r[f'{m}_diff_hi']:+.3f}){flag}"
             lines.append(f'| {attr} | {group} | {r.n_volumes} | {r.n_patients} | {value} | {rest} | {diff} |')
         lines += ['']
     if plot: lines += [f'![Each subgroup with its interval]({plot})', '']
