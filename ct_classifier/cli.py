@@ -78,7 +78,8 @@ def _data_stages(cfg, profiles, progress, say) -> dict:
     s, paths, out = cfg.synthetic, cfg.paths, {}
     if s.generate:
         summ = out['synthetic'] = make_synthetic_ct_rate(paths.data_root, s.n_train_patients, s.n_valid_patients, s.shape, s.seed,
-                                                         s.metadata_only, s.difficulty, s.layout, progress=progress)
+                                                         s.metadata_only, s.difficulty, s.layout, progress=progress,
+                                                         subgroup_noise=s.subgroup_noise)
         if summ.failed: raise RuntimeError(f'the synthetic set could not be written: {len(summ.failed)} volumes failed, e.g. {next(iter(summ.failed.items()))}')
         say('synthetic data', 'done' if summ.written else 'reused', f'{summ.written} volumes written, {summ.skipped} already there: {paths.data_root}')
     had_master, had_splits = paths.master_csv.is_file(), (paths.splits_dir/'splits.json').is_file()

@@ -46,6 +46,7 @@ class SyntheticConfig:
     layout: Literal['fixed', 'raw'] = 'fixed' # 'fixed': CT-RATE v2 `*_fixed` HU files; 'raw': v1 stored values
     generate: bool = False # `ctc_train` writes the synthetic set at `paths.data_root` when no `dataset/` is there (False: that is an error)
     masks: bool = False # also write where each finding was painted (`dataset/finding_masks/`; `synthetic.read_finding_masks`)
+    subgroup_noise: dict[str, float] = field(default_factory=dict) # Manufacturer → noise factor: a planted subgroup effect
 
 # %% ../nbs/00c_config.ipynb #d2104180
 @dataclass
@@ -171,6 +172,7 @@ _CHECKS = { # (section, key) → (test of the typed value, what is expected); fl
     (SyntheticConfig, 'n_valid_patients'): (lambda v: v >= 1, 'at least 1 patient'),
     (SyntheticConfig, 'shape'): (lambda v: min(v) >= 8, 'sizes of at least 8 voxels'),
     (SyntheticConfig, 'difficulty'): (lambda v: 0 <= v <= 1, 'a number from 0 to 1'),
+    (SyntheticConfig, 'subgroup_noise'): (lambda v: all(f > 0 for f in v.values()), 'positive noise factors'),
     (CleaningConfig, 'text_sections'): (lambda v: set(v) <= set(REPORT_COLUMNS[1:]), f'report sections from {list(REPORT_COLUMNS[1:])}'),
     (CleaningConfig, 'reconstruction'): (lambda v: v >= 1, 'a reconstruction number from 1'),
     (SamplingConfig, 'fraction'): (lambda v: 0 < v <= 1, 'a fraction in (0, 1]'),

@@ -160,7 +160,8 @@ def prepare_data(cfg:Config, # the experiment
         if not s.generate: raise FileNotFoundError(f'{lay.dataset}: no CT-RATE there; download it (README: "Use the real CT-RATE") '
                                                    'or set synthetic.generate: true for the synthetic set')
         summ = make_synthetic_ct_rate(cfg.paths.data_root, s.n_train_patients, s.n_valid_patients, s.shape, s.seed, s.metadata_only,
-                                      s.difficulty, s.layout, progress=progress, masks=s.masks)
+                                      s.difficulty, s.layout, progress=progress, masks=s.masks,
+                                      subgroup_noise=s.subgroup_noise)
         if summ.failed: raise RuntimeError(f'the synthetic set could not be written: {summ.failed}')
     if not cfg.paths.master_csv.is_file(): clean_and_prepare_data(cfg)
     manifest = cfg.paths.splits_dir/'splits.json'
