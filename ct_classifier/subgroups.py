@@ -286,13 +286,14 @@ def subgroup_section(sev:SubgroupEvaluation, # the result of `evaluate_subgroups
     tested = ', '.join(m.upper() for m in sev.test_metrics)
     family = (f'Tested: the macro {tested} difference of each subgroup ({sev.family_size} differences), with '
               f'{sev.ci:.0%} simultaneous intervals (Bonferroni: ± up to {sev.critical_value:.2f} bootstrap '
-              "standard errors, by Student's t); " if sev.family_size else '')
+              "standard errors, by Student's t). " if sev.family_size else '')
     method = (f"At the run's thresholds ({sev.thresholds_from}; never re-chosen per subgroup). Metric intervals: "
               f'{sev.ci:.0%} patient-bootstrap percentile, {sev.n_boot} replicates (seed {sev.seed}). Each subgroup is '
               f'compared with the rest of the volumes on the same replicates. {family}The per-label differences in '
               f'subgroups.csv have unadjusted intervals and are not tested. Too small: fewer than {sev.min_patients} '
               f'patients, or a label with fewer than {sev.min_positives} positives or negatives in the subgroup or '
-              'the rest.')
+              "the rest. A subgroup's macro value averages the labels large enough in it and in its rest (subgroups.csv "
+              'lists them), so it differs from the overall macro value.')
     lines += [method, '']
     said = sev.sentences()
     if not sev.family_size: lines += ['No subgroup is large enough to be compared with the rest.']
