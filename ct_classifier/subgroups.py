@@ -292,8 +292,8 @@ def subgroup_section(sev:SubgroupEvaluation, # the result of `evaluate_subgroups
               f'compared with the rest of the volumes on the same replicates. {family}The per-label differences in '
               f'subgroups.csv have unadjusted intervals and are not tested. Too small: fewer than {sev.min_patients} '
               f'patients, or a label with fewer than {sev.min_positives} positives or negatives in the subgroup or '
-              "the rest. A subgroup's macro value averages the labels large enough in it and in its rest (subgroups.csv "
-              'lists them), so it differs from the overall macro value.')
+              "the rest. A subgroup's macro value averages the labels large enough in it and in its rest "
+              '(subgroups.csv lists them), so it differs from the overall macro value.')
     lines += [method, '']
     said = sev.sentences()
     if not sev.family_size: lines += ['No subgroup is large enough to be compared with the rest.']
