@@ -309,6 +309,9 @@ def make_synthetic_ct_rate(root:str|Path, # CT-RATE root to create: `dataset/` g
         if not v >= 1: raise ValueError(f'{k} must be at least 1, got {v!r}')
     if root.exists() and not root.is_dir(): raise ValueError(f'{root}: is a file; expected a folder for the synthetic CT-RATE')
     manifest = root/'synthetic.json'
+    if root.is_dir() and any(root.iterdir()) and not (root/'dataset').exists() and not manifest.exists():
+        raise ValueError(f'{root}: not empty and holds no synthetic CT-RATE (no synthetic.json); the generator writes '
+                         'only into an empty or missing folder: choose another; nothing was written')
     if (root/'dataset').exists() and not manifest.exists():
         raise ValueError(f'{root} holds a dataset/ folder that the generator did not write (no synthetic.json): real CT-RATE data? '
                          'Choose another folder; nothing was written')
