@@ -46,7 +46,7 @@ class SyntheticConfig:
     layout: Literal['fixed', 'raw'] = 'fixed' # 'fixed': CT-RATE v2 `*_fixed` HU files; 'raw': v1 stored values
     generate: bool = False # `ctc_train` writes the synthetic set at `paths.data_root` when no `dataset/` is there (False: that is an error)
     masks: bool = False # also write where each finding was painted (`dataset/finding_masks/`; `synthetic.read_finding_masks`)
-    subgroup_noise: dict[str, float] = field(default_factory=dict) # Manufacturer → noise factor: a planted subgroup effect
+    subgroup_noise: dict[str, float] = field(default_factory=dict) # Manufacturer → noise factor: a planted effect
 
 # %% ../nbs/00c_config.ipynb #d2104180
 @dataclass

@@ -222,12 +222,14 @@ def read_torch_file(path:str|Path, # a file of `torch.save` (a checkpoint, a sta
     try: return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as e:
         if 'unsupported global' in str(e).lower():
+            expected = f'expected a {what} of tensors and plain values'
             raise ValueError(f'{path}: refused: it holds Python objects other than tensors, which could run code when '
-                             f'loaded (torch.load with weights_only=True); expected a {what} of tensors and plain values') from None
+                             f'loaded (torch.load with weights_only=True); {expected}') from None
         raise ValueError(f'{path}: not a readable {what} (truncated or corrupt?)') from None
     except Exception as e:
         first_line = (str(e).splitlines() or [''])[0][:160]
-        raise ValueError(f'{path}: not a readable {what} (truncated or corrupt?): {type(e).__name__}: {first_line}') from None
+        said = f'{type(e).__name__}: {first_line}'
+        raise ValueError(f'{path}: not a readable {what} (truncated or corrupt?): {said}') from None
 
 # %% ../nbs/00_core.ipynb #e0db36d3
 def append_jsonl(path:str|Path, # a JSON-lines file (created if missing)

@@ -26,6 +26,7 @@ def set_global_rng_state(state:dict, # from `global_rng_state` (e.g. read back f
                         ):
     "Put back every global random state that `global_rng_state` captured."
     n = state['numpy']
-    np.random.set_state((n['name'], n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['cached_gaussian']))
+    keys = n['keys'].numpy().astype(np.uint32)
+    np.random.set_state((n['name'], keys, n['pos'], n['has_gauss'], n['cached_gaussian']))
     random.setstate(state['python']); torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
