@@ -19,6 +19,7 @@ import nibabel as nib
 from nibabel.orientations import axcodes2ornt, io_orientation, ornt_transform, apply_orientation
 
 from .core import get_logger, parse_volume_name, parse_xy_spacing
+from .dicom import read_dicom_series
 try: # ISA-L: inflates about 1.7x faster than zlib
     from isal.igzip import decompress as _gunzip
     from isal.isal_zlib import decompressobj as _inflater
@@ -234,7 +235,7 @@ def _obliquity_deg(affine) -> float:
     r = affine[:3, :3]/np.linalg.norm(affine[:3, :3], axis=0)
     return float(np.degrees(np.arccos(np.clip(np.abs(r).max(0).min(), -1, 1))))
 
-def load_volume(path:str|Path, # a `.nii.gz` or `.nii` file
+def load_volume(path:str|Path, # a `.nii.gz` or `.nii` file, or a folder of one DICOM series (see `read_dicom_series`)
                 meta_row=None, # its metadata row (dict or Series: CT-RATE's columns or the master list's), or None
                 rescale:str='auto', # 'auto': metadata slope/intercept only for v1 files outside `*_fixed` folders; 'metadata'; 'none'
                 lazy:bool=True, # read the voxels of an LPS integer `.nii.gz` only when used (`preprocess_volume` streams them)
@@ -244,10 +245,11 @@ def load_volume(path:str|Path, # a `.nii.gz` or `.nii` file
     "Load a CT volume in HU, float32, LPS array order, with spacing from the metadata when it has it."
     path = Path(path)
     if rescale not in ('auto', 'metadata', 'none'): raise ValueError(f"rescale must be 'auto', 'metadata' or 'none', got {rescale!r}")
-    if not path.is_file(): raise FileNotFoundError(f'{path}: volume not found')
+    if not (path.is_file() or path.is_dir()): raise FileNotFoundError(f'{path}: volume not found')
     row, notes = (None if meta_row is None else dict(meta_row)), []
+    if path.is_dir(): row, rescale = None, 'none' # a DICOM series: its own rescale and geometry, never a metadata row's
     h, complete = (NiftiStream.probe(path) if path.name.endswith('.nii.gz') else None) or (None, False)
-    _check_size(path, _declared_shape(path, h), max_voxels)
+    if path.is_file(): _check_size(path, _declared_shape(path, h), max_voxels)
     # streamed: a complete integer file whose affine is finite and already LPS; anything else is read whole
     if lazy and complete and h[1].kind in 'iu' and np.isfinite(h[3]).all() and nib.aff2axcodes(h[3]) == LPS:
         shape, dt, off, affine, zooms, scl = h
@@ -255,7 +257,7 @@ def load_volume(path:str|Path, # a `.nii.gz` or `.nii` file
         _check_dtype(path, dt, ops)
         hu, src = None, NiftiStream(path, shape, dt, off, ops)
     else:
-        raw, affine, zooms, scl = read_nifti(path)
+        raw, affine, zooms, scl = read_dicom_series(path, max_voxels) if path.is_dir() else read_nifti(path)
         if raw.ndim != 3: raise ValueError(f'{path}: expected a 3D volume, got shape {raw.shape}')
         if raw.dtype.kind == 'f' and not math.isfinite(float(raw.sum(dtype=np.float64))):
             raise ValueError(f'{path}: the volume has {int((~np.isfinite(raw)).sum())} NaN or infinite voxels')
