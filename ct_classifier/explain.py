@@ -260,7 +260,9 @@ def explain_files(im, # an `InferenceModel` (`load_run`): network, profile and l
         except Exception as e: maps = e
         for j, (f, vol, _) in enumerate(batch):
             if isinstance(maps, Exception): result[f] = f'{type(maps).__name__}: {maps}'; continue
-            try: result[f] = [save_saliency(map_to_scan(maps[j, i], vol, im.profile), vol, out_dir/saliency_name(f, im.labels[k], method), f,
+            scan = f if f.is_file() else None # a DICOM series' map: in LPS order with the volume's affine
+            try: result[f] = [save_saliency(map_to_scan(maps[j, i], vol, im.profile), vol,
+                                            out_dir/saliency_name(f, im.labels[k], method), scan,
                                             f'{im.labels[k]} {method}') for i, k in enumerate(idx)]
             except Exception as e: result[f] = f'{type(e).__name__}: {e}'
             if isinstance(result[f], str): _LOG.warning(f'{f}: no saliency map: {result[f]}')

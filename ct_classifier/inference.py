@@ -20,6 +20,7 @@ from .core import LABELS, check_output_file, get_logger, parallel_map, pick_devi
 from .script import Param, call_parse
 from .config import Config, ModelConfig, load_config
 from .volumes import MAX_VOXELS, Profile, get_profile, load_volume, preprocess_volume
+from .dicom import is_dicom_file, require_pydicom
 from .cache import CACHE_DTYPE
 from .models import MODELS, create_model
 from .explain import SALIENCY_METHODS, explain_files, label_indices
@@ -30,12 +31,14 @@ VOLUME_SUFFIXES = ('.nii.gz', '.nii') # the file endings `find_volumes` collects
 
 def find_volumes(inputs, # a NIfTI file, a folder (searched at any depth), or a list of them
                 ) -> list: # Paths: each file as given, each folder's volumes in sorted order
-    "The NIfTI files that `inputs` names: files as they are, folders expanded to their `.nii.gz`/`.nii` files."
+    "The volumes that `inputs` names: files as they are; folders expanded to their NIfTI files and DICOM series."
     out = []
     for p in map(Path, [inputs] if isinstance(inputs, (str, Path)) else inputs):
         if p.is_dir():
-            found = sorted(f for f in p.rglob('*') if f.name.endswith(VOLUME_SUFFIXES) and not f.name.startswith('.') and f.is_file())
-            if not found: raise ValueError(f'{p}: holds no NIfTI file (*.nii.gz or *.nii)')
+            files = [f for f in p.rglob('*') if not f.name.startswith('.') and f.is_file()]
+            nifti = {f for f in files if f.name.endswith(VOLUME_SUFFIXES)}
+            found = sorted(nifti | {f.parent for f in files if f not in nifti and is_dicom_file(f)})
+            if not found: raise ValueError(f'{p}: holds no NIfTI file (*.nii.gz or *.nii) and no DICOM series')
             out += found
         elif p.exists(): out.append(p)
         else: raise FileNotFoundError(f'{p}: no such file or folder')
@@ -214,7 +217,8 @@ def _is_predictions_csv(path) -> bool:
 
 @call_parse
 def ctc_infer(model:Param('a run folder (config.yaml, best_model.pth, training_summary.json) or a weights file (.pth)', str, required=True)=None,
-              input:Param('a NIfTI file, or a folder of them (searched at any depth)', str, required=True)=None,
+              input:Param('a NIfTI file, a DICOM series (a folder of its files), or a folder of them (searched at any depth)',
+                          str, required=True)=None,
               output:Param('the predictions CSV to write (never over a file this command did not write)', str, required=True)=None,
               config:Param('the experiment config (YAML) of a weights file outside its run folder', str)=None,
               metadata:Param('a table with VolumeName and CT-RATE spacing/rescale columns (e.g. the master list), for the files it names', str)=None,
@@ -230,6 +234,7 @@ def ctc_infer(model:Param('a run folder (config.yaml, best_model.pth, training_s
     "Predict the labels of NIfTI files with a trained run: per label a probability and a 0/1 decision at the run's thresholds; optionally saliency maps."
     if workers < 1: raise ValueError(f'--workers must be at least 1, got {workers}')
     files = find_volumes(input)
+    if any(f.is_dir() for f in files): require_pydicom(next(f for f in files if f.is_dir())) # one line, before work
     out = check_output_file(output, [*files, model, *([config] if config else []), *([metadata] if metadata else [])],
                             ours=_is_predictions_csv, what='predictions CSV')
     im = load_run(model, config, device)
