@@ -93,10 +93,11 @@ def _floats(ds, f, key, n):
     if len(v) != n or not all(np.isfinite(v)): raise ValueError(f'{f}: {key} is {ds.get(key)!r}; expected {n} numbers')
     return np.array(v)
 
-def _headers(folder, pydicom):
-    "{SeriesInstanceUID: [(file, header)]} of the DICOM images in `folder` (not below it); other files are left out."
-    series = {}
+def _headers(folder):
+    "[(file, header)] of the one series of DICOM images in `folder` (not below it); other files are left out."
     files = sorted(p for p in Path(folder).iterdir() if p.is_file() and not p.name.startswith('.') and is_dicom_file(p))
+    pydicom = require_pydicom(folder) if files else None # a folder without DICOM files needs no pydicom to say so
+    series = {}
     for f in files:
         try: ds = pydicom.dcmread(f, stop_before_pixels=True)
         except Exception as e: raise ValueError(f'{f}: not a readable DICOM file ({type(e).__name__}: {e})') from None
@@ -137,8 +138,8 @@ def read_dicom_series(folder:str|Path, # the files of one DICOM CT series (in an
                      ) -> tuple: # (float32 HU (X, Y, Z), RAS affine, zooms (x, y, z), (1., 0.)), as `read_nifti`'s
     "Read a DICOM CT series as `read_nifti` reads a NIfTI file: HU voxels (each slice rescaled) and a RAS+ affine."
     folder = Path(folder)
+    found = _headers(folder)
     pydicom = require_pydicom(folder)
-    found = _headers(folder, pydicom)
     files = [f for f, _ in found]
     first, ds0 = found[0]
     iop, spacing = _floats(ds0, first, 'ImageOrientationPatient', 6), _floats(ds0, first, 'PixelSpacing', 2)
