@@ -58,8 +58,9 @@ class CleaningConfig:
     reconstruction: int = 1 # the reconstruction kept (1: the `*_1.nii.gz` files)
     one_study_per_patient: bool = True # keep one scan (study) per patient: the earliest scan letter left
     exclusions: bool = False # drop whole patients that are on the lists below
-    exclude_manual_labels: bool = True # the manual-label gold set (kept aside for evaluation)
-    exclude_no_chest: bool = True # patients with a non-chest scan (`no_chest_*.txt`)
+    exclude_manual_labels: bool = True # train patients of CT-CLIP's manually labelled scans (the gold split)
+    manual_labels: Path|None = None # CT-CLIP's `text_classifier/data` folder (None: `<data_root>/text_classifier/data`)
+    exclude_no_chest: bool = True # patients with a non-chest scan (`dataset/metadata/no_chest_*.txt`)
     exclude_missing_z_spacing: bool = True # patients with a volume whose metadata has no ZSpacing
     extra_exclusion_lists: list[Path] = field(default_factory=list) # text files of volume names or patient ids
 

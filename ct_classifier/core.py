@@ -118,9 +118,9 @@ class CTRateLayout:
         return self.dataset/'multi_abnormality_labels'/f'{self._check(split)}_predicted_labels.csv'
     def no_chest_txt(self, split:str) -> Path: return self.dataset/'metadata'/f'no_chest_{self._check(split)}.txt'
     @property
-    def manual_labels_csv(self) -> Path:
-        "A gold list of manually labelled volumes (not part of CT-RATE's release; see `ct_classifier.synthetic`)."
-        return self.root/'manual_labels'/'manual_labels.csv'
+    def manual_labels_dir(self) -> Path:
+        "Default place of a copy of CT-CLIP's `text_classifier/data` (the manual labels; not in CT-RATE's release)."
+        return self.root/'text_classifier'/'data'
     def volume_dir(self, split:str) -> Path: return self.dataset/(f'{self._check(split)}_fixed' if self.fixed else split)
     def volume_path(self, name:str) -> Path:
         "Where the volume `name` lives: `<split>[_fixed]/<split>_<p>/<split>_<p>_<s>/<name>`."

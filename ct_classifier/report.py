@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['REPORT_MARK', 'plot_roc', 'plot_pr', 'plot_reliability', 'plot_intervals', 'interval_table', 'markdown_table',
-           'evaluate_run', 'ctc_evaluate']
+           'compare_label_sources', 'evaluate_run', 'ctc_evaluate']
 
 # %% ../nbs/07c_report.ipynb #ab12c6cf
 import dataclasses, hashlib
@@ -165,6 +165,69 @@ def markdown_table(df:pd.DataFrame, # its index becomes the first column, headed
     rows = [head, ['---']*len(head), *([str(i), *map(str, r)] for i, r in zip(df.index, df.to_numpy()))]
     return '\n'.join('| ' + ' | '.join(r) + ' |' for r in rows)
 
+# %% ../nbs/07c_report.ipynb #8b80f169
+from .cleaning import PREDICTED_PREFIX, check_label_values
+
+# %% ../nbs/07c_report.ipynb #fd479ddd
+_SOURCE_METRICS = ('auroc', 'auprc', 'f1', 'sensitivity', 'specificity') # what `compare_label_sources` puts side by side
+
+def compare_label_sources(probs, # (N, C) predicted probabilities
+                          manual, # (N, C) the labels of the split: a gold split's manual labels
+                          predicted, # (N, C) the same volumes' CT-RATE labels (its `predicted: <label>` columns)
+                          patient_ids, # (N,) the bootstrap resamples patients
+                          thresholds, # (C,) the decisions' thresholds, the same for both
+                          names, # the C label names
+                          n_boot:int=0, # patient-bootstrap replicates (0: no intervals)
+                          seed:int=0, # of the bootstrap draws, the same for both
+                         ) -> pd.DataFrame: # per label, macro and micro: each metric against each source, agreement
+    "The same predictions scored against the manual labels and against CT-RATE's predicted ones, side by side."
+    scored = {source: evaluate(probs, y, patient_ids, thresholds=thresholds, n_boot=n_boot, seed=seed, names=list(names))
+              for source, y in (('manual', manual), ('predicted', predicted))}
+    table = pd.DataFrame(index=scored['manual'].table.index)
+    for metric in _SOURCE_METRICS:
+        for source, ev in scored.items():
+            for col in (c for c in (metric, f'{metric}_lo', f'{metric}_hi') if c in ev.table):
+                table[col.replace(metric, f'{metric}_{source}', 1)] = ev.table[col]
+    for source, ev in scored.items(): table[f'n_pos_{source}'] = ev.table.n_pos
+    agree = (np.asarray(manual) == np.asarray(predicted)).mean(0)
+    table['agreement'] = pd.Series([*agree, agree.mean(), agree.mean()], index=[*names, 'macro', 'micro'])
+    return table
+
+def _label_sources(df, split, probs, patient_ids, ev, n_boot, seed):
+    "The comparison of the label sources when split file `split` (read as `df`) has the predicted columns, else None."
+    cols = [PREDICTED_PREFIX + name for name in ev.names]
+    if not all(c in df for c in cols): return None
+    predicted = check_label_values(df, split, cols)[cols].to_numpy()
+    manual = df[list(ev.names)].to_numpy()
+    return compare_label_sources(probs, manual, predicted, patient_ids, ev.thresholds, ev.names, n_boot, seed)
+
+_LABEL_SOURCES = 'label_sources.csv' # written with a gold split only
+
+def _write_label_sources(table, folder:Path) -> dict:
+    "Write `label_sources.csv` (recorded as ours); without a table, remove ours of an earlier evaluation."
+    path = folder/_LABEL_SOURCES
+    if table is None:
+        if path.is_file() and _is_recorded(path): path.unlink()
+        return {}
+    return {_LABEL_SOURCES: _write_recorded(table.to_csv(index_label='label').encode('utf-8'), path)}
+
+def _label_sources_section(table) -> str:
+    "The report's section on the two label sources ('' without a table)."
+    if table is None: return ''
+    f = lambda x: '–' if pd.isna(x) else f'{x:.3f}'
+    macro = table.loc['macro']
+    cols = ['auroc_manual', 'auroc_predicted', 'f1_manual', 'f1_predicted', 'n_pos_manual', 'n_pos_predicted', 'agreement']
+    shown = table.loc[[i for i in table.index if i != 'micro'], cols].map(f).rename_axis('label')
+    return '\n'.join(['', "## Manual labels and CT-RATE's predicted labels", '',
+        f"**Macro AUROC {f(macro.auroc_manual)} against the manual labels, {f(macro.auroc_predicted)} against CT-RATE's "
+        f'predicted labels** (the same probabilities and thresholds); the two label sources agree on '
+        f'{macro.agreement:.1%} of the label cells.', '',
+        "Every other number in this report is against the split's label columns, the manual labels of CT-CLIP's "
+        "hand-labelled reports; the `predicted: <label>` columns hold CT-RATE's labels, which a text classifier "
+        'predicted from the same reports. n_pos counts the positive volumes of each source; a macro average is over '
+        'the labels with both classes in that source. Table: [label_sources.csv](label_sources.csv).', '',
+        markdown_table(shown), ''])
+
 # %% ../nbs/07c_report.ipynb #7f707382
 _REPORT_METRICS = ('auroc', 'auprc', 'sensitivity', 'specificity', 'precision', 'f1', 'brier', 'ece') # the columns of the report's table
 
@@ -255,7 +318,7 @@ def evaluate_run(run_dir, # a run folder that `ctc_train` wrote (config.yaml, be
                  by=(), # attributes of a subgroup section: some of `SUBGROUP_ATTRIBUTES` (needs n_boot >= 100)
                  age_bands=(40, 60, 75), # band edges in years, for `by` 'age'
                  thickness_bands=(1.5, 3.0), # band edges of the slice spacing in mm, for `by` 'thickness'
-                ) -> dict: # 'evaluation' (`Evaluation`), 'subgroups' (`SubgroupEvaluation` or None), 'folder', 'files'
+                ) -> dict: # 'evaluation', 'subgroups' (or None), 'folder', 'files', 'label_sources' (or None)
     "Evaluate a run on a split from its cache at its stored thresholds; write the report, metrics, per-volume predictions and plots."
     run = Path(run_dir)
     check_n_boot(n_boot)
@@ -273,6 +336,7 @@ def evaluate_run(run_dir, # a run folder that `ctc_train` wrote (config.yaml, be
     if not split.is_file(): raise ValueError(f'{split}: no such split file' + (" (the run config's validation split)" if split == default else ''))
     folder = Path(out) if out is not None else run/('evaluation' if split.resolve() == default.resolve() else f'evaluation_{split.stem}')
     for name, ours in _OURS.items(): check_output_file(folder/name, [split], ours, f'{name} of the evaluation')
+    check_output_file(folder/_LABEL_SOURCES, [split], _is_recorded, f'{_LABEL_SOURCES} of the evaluation')
     df = read_split_table(split, im.labels)
     if not len(df): raise ValueError(f'{split}: holds no volumes (a header line only); expected at least one row')
     if 'patient_id' not in df: raise ValueError(f"{split}: no patient_id column; the bootstrap resamples patients (ctc_split's split files have it)")
@@ -303,12 +367,15 @@ def evaluate_run(run_dir, # a run folder that `ctc_train` wrote (config.yaml, be
     for name, plot in (('roc', plot_roc), ('pr', plot_pr), ('reliability', plot_reliability), ('forest', plot_intervals)):
         files[f'{name}.png'] = folder/f'{name}.png'; plt.close(plot(ev, path=files[f'{name}.png']))
     files.update(_write_subgroups(sev, folder))
+    sources = _label_sources(df, split, probs, pid, ev, n_boot, seed) # a gold split: manual and CT-RATE's labels
+    files.update(_write_label_sources(sources, folder))
     report = _report(ev, im, run, split, folder) + ('' if sev is None else '\n' + subgroup_section(sev))
+    report += _label_sources_section(sources)
     with atomic_write(folder/'report.md', 'w', encoding='utf-8') as f: f.write(report)
     files['report.md'] = folder/'report.md'
     from ct_classifier.model_card import write_model_card # here, not at the top: model_card imports this module
     files['MODEL_CARD.md'] = write_model_card(run, folder, split)
-    return {'evaluation': ev, 'subgroups': sev, 'folder': folder, 'files': files}
+    return {'evaluation': ev, 'subgroups': sev, 'folder': folder, 'files': files, 'label_sources': sources}
 
 # %% ../nbs/07c_report.ipynb #d89bdae5
 def _numbers(option:str, text:str|None, default:tuple) -> tuple:
@@ -336,6 +403,10 @@ def ctc_evaluate(run:Param('a run folder that ctc_train wrote (config.yaml, best
     ev = r['evaluation']; t = ev.table.loc['macro']
     ci = f" ({t['auroc_lo']:.3f}–{t['auroc_hi']:.3f})" if 'auroc_lo' in t else ''
     print(f"macro AUROC {t['auroc']:.3f}{ci} on {len(ev.probs)} volumes of {ev.n_patients} patients; thresholds {ev.thresholds_from}: {r['folder']/'report.md'}")
+    if r['label_sources'] is not None: # a gold split: the line above is against its manual labels
+        both = r['label_sources'].loc['macro']
+        print(f"macro AUROC {both.auroc_predicted:.3f} against CT-RATE's predicted labels of the same volumes (above: "
+              f"{both.auroc_manual:.3f} against the manual labels): {r['folder']/'label_sources.csv'}")
     if r['subgroups'] is not None:
         said = r['subgroups'].sentences()
         differ = f'{len(said)} differ from the rest' if said else 'none differs from the rest'

@@ -17,7 +17,7 @@ from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 
 from .core import LABELS, SPLITS, check_output_file, get_logger, read_json_file, save_csv, save_text
 from .script import Param, call_parse
-from .cleaning import read_master
+from .cleaning import gold_list_path, read_master
 
 # %% ../nbs/02_sampling.ipynb #a39db95e
 def label_prevalence(df:pd.DataFrame, # rows with the 18 label columns
@@ -119,11 +119,12 @@ SPLIT_FILES = ('train', 'tune', 'valid') # the split files: CT-RATE's two splits
 def _frac_tag(f): return f'{f:.6f}'.rstrip('0').rstrip('.')
 
 def split_path(out_dir:str|Path, # the split folder, e.g. `data/splits`
-               split:str, # 'train', 'tune' or 'valid'
+               split:str, # 'train', 'tune', 'valid' or 'gold' (the manually labelled scans, `cleaning.gold_table`)
                hpo_fraction:float|None=None, # None: the split file; else the nested HPO subset of this fraction
               ) -> Path:
     "Path of a split file: `out_dir/{split}.csv`, or `out_dir/hpo/{split}_{fraction}.csv` for an HPO subset."
-    if split not in SPLIT_FILES: raise ValueError(f'split must be one of {SPLIT_FILES}, got {split!r}')
+    names = (*SPLIT_FILES, 'gold')
+    if split not in names: raise ValueError(f'split must be one of {names}, got {split!r}')
     if hpo_fraction is None: return Path(out_dir)/f'{split}.csv'
     if split not in SPLITS: raise ValueError(f'the {split} split has no HPO subsets (they are drawn from {SPLITS}), got {hpo_fraction}')
     if not 0 < hpo_fraction <= 1: raise ValueError(f'HPO fraction must be in (0, 1], got {hpo_fraction}')
@@ -137,12 +138,23 @@ def _splits_manifest(out_dir) -> dict|None:
     return read_json_file(Path(out_dir)/'splits.json', 'a split manifest written by ctc_split', lambda m: [r['file'] for r in m['files']],
                           "expected JSON with a 'files' list")
 
+def _gold_split(gold, inputs, master):
+    "The gold split to copy into the split folder (None if there is none); its train patients must be in no split."
+    if gold is None and inputs and gold_list_path(inputs[0]).is_file(): gold = gold_list_path(inputs[0])
+    if gold is None: return None
+    gold = read_master(gold, 'gold split')
+    seen = sorted(set(gold.patient_id[gold.split == 'train']) & set(master.patient_id))
+    if seen: raise ValueError(f'gold split: {len(seen)} of its train patients are in the master list (e.g. '
+                              f'{seen[:3]}); clean with cleaning.exclusions on: scored on nothing they trained on')
+    return gold
+
 def write_splits(master, # the master list (`ct_classifier.cleaning`): a DataFrame or a CSV path; checked with `read_master`
                  out_dir:str|Path, # e.g. `data/splits`
                  fraction:float=1.0, # share of each split's patients in `{split}.csv` (1.0 keeps everything)
                  seed:int=0, # stratification seed
                  hpo_fractions=(0.5, 0.2, 0.05), # nested subsets of the split files, each inside the next larger one
                  tune_fraction:float=0.0, # share of the sampled train patients moved from `train.csv` to `tune.csv` (0: no tune split)
+                 gold=None, # the gold split (path or DataFrame); None: `cleaning.gold_list_path(master)` if it exists
                 ) -> pd.DataFrame: # one row per file written: patients, volumes, largest prevalence deviation
     "Write the stratified split files, the nested HPO subsets and `splits.json`; replaces or deletes only files it wrote."
     inputs = [] if isinstance(master, pd.DataFrame) else [master]
@@ -156,10 +168,12 @@ def write_splits(master, # the master list (`ct_classifier.cleaning`): a DataFra
         if n_src and max(1, _half_up(tune_fraction*n)) >= n:
             raise ValueError(f'tune_fraction {tune_fraction} of the {n} sampled train patients leaves none for train.csv')
     fracs = sorted({float(f) for f in hpo_fractions}, reverse=True)
+    gold = _gold_split(gold, inputs, master)
     old = _splits_manifest(out_dir)
     owned = {r['file'] for r in old['files']} if old else set() # files an earlier call wrote
     planned = [split_path(out_dir, s, f).relative_to(out_dir).as_posix() for s in SPLITS for f in (None, *fracs)]
     if tune_fraction: planned.append(split_path(out_dir, 'tune').relative_to(out_dir).as_posix())
+    if gold is not None: planned.append(split_path(out_dir, 'gold').relative_to(out_dir).as_posix())
     for rel in planned: check_output_file(out_dir/rel, inputs, ours=lambda p, rel=rel: rel in owned, what='split file')
     # until the files are written, the manifest lists every file that is or will be ours, and readers refuse the folder
     save_text(json.dumps(dict(complete=False, files=[{'file': f} for f in sorted(owned | set(planned))]), indent=2) + '\n',
@@ -183,7 +197,8 @@ def write_splits(master, # the master list (`ct_classifier.cleaning`): a DataFra
         for f in fracs:
             cur = stratified_sample(cur, f, seed, source=base)
             write(cur, base, split, split, f, hpo=True)
-    for rel in sorted(owned - set(planned)): # files an earlier call wrote with other fractions
+    if gold is not None: write(gold, master, 'gold', 'gold', 1.0) # every manually labelled volume, never sampled
+    for rel in sorted(owned - set(planned)): # files an earlier call wrote with other fractions, or gold
         (out_dir/rel).unlink(missing_ok=True); _LOG.info(f'removed stale split file {out_dir/rel}')
     tune_key = {'tune_fraction': tune_fraction} if tune_fraction else {} # absent without a tune split: the same file as before it existed
     save_text(json.dumps(dict(complete=True, fraction=fraction, seed=seed, hpo_fractions=fracs, **tune_key, files=rows), indent=2) + '\n',

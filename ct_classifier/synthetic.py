@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['CTRATE_COUNTS', 'split_counts', 'label_correlation', 'draw_labels', 'synthetic_tables', 'SyntheticSummary',
-           'make_synthetic_ct_rate', 'finding_mask_path', 'read_finding_masks', 'ctc_synth']
+           'synthetic_manual_labels', 'make_synthetic_ct_rate', 'finding_mask_path', 'read_finding_masks', 'ctc_synth']
 
 # %% ../nbs/00a_synthetic.ipynb #ef438b4d
 import json, os, time
@@ -276,6 +276,37 @@ class SyntheticSummary:
         return '\n'.join(lines)
     __repr__ = __str__
 
+# %% ../nbs/00a_synthetic.ipynb #ba03d480
+def synthetic_manual_labels(tables:dict, # split → the dict of `synthetic_tables` for that split
+                            seed:int=0, # the generator's seed
+                            flip:float=0.03, # chance that a manual label differs from the predicted one
+                           ) -> dict: # file name → table: train.csv, val.csv, map_{train,val}_classifier.csv
+    "CT-CLIP's manual-label tables (`text_classifier/data`) for a synthetic CT-RATE, in CT-CLIP's schema."
+    rng = np.random.default_rng([seed, 11])
+    picked = []
+    for split, t in tables.items():
+        first = t['labels'][t['labels'].VolumeName.str.endswith('_1.nii.gz')] # one report per scan
+        if split == 'train': first = first[first.VolumeName.isin(t['gold'])]
+        else: first = first.iloc[np.sort(rng.choice(len(first), max(1, round(.03*len(first))), replace=False))]
+        text = t['reports'].set_index('VolumeName').loc[first.VolumeName, ['Findings_EN', 'Impressions_EN']]
+        picked.append(first.assign(NameinCTRATE=first.VolumeName.str[:-len('_1.nii.gz')],
+                                   report_text=(text.Findings_EN + ' ' + text.Impressions_EN).to_numpy()))
+    mapped = pd.concat(picked, ignore_index=True)
+    outside = mapped.sample(max(1, len(mapped)//3), random_state=np.random.RandomState(seed)).assign(
+        NameinCTRATE='not in CT-RATE', report_text='A chest CT report of a scan that is not in CT-RATE.')
+    rows = pd.concat([mapped, outside], ignore_index=True).sample(frac=1, random_state=np.random.RandomState(seed + 1))
+    labels = rows[list(LABELS)].to_numpy()
+    flips = rng.random(labels.shape) < flip
+    if not flips.any(): flips[rng.integers(len(labels)), rng.integers(N_LABELS)] = True
+    rows[list(LABELS)] = np.where(flips, 1 - labels, labels)
+    n_train = max(1, round(.8*len(rows)))
+    files = {}
+    for part, chunk in (('train', rows.iloc[:n_train]), ('val', rows.iloc[n_train:])):
+        chunk = chunk.assign(AccessionNo=[f'{part}_{i}' for i in range(1, len(chunk) + 1)])
+        files[f'{part}.csv'] = chunk[['AccessionNo', 'report_text', *LABELS]].reset_index(drop=True)
+        files[f'map_{part}_classifier.csv'] = chunk[['AccessionNo', 'NameinCTRATE']].reset_index(drop=True)
+    return files
+
 # %% ../nbs/00a_synthetic.ipynb #7afc13fe
 def make_synthetic_ct_rate(root:str|Path, # CT-RATE root to create: `dataset/` goes inside
                            n_train_patients:int=12, # train patients (CT-RATE: 20,000)
@@ -321,14 +352,14 @@ def make_synthetic_ct_rate(root:str|Path, # CT-RATE root to create: `dataset/` g
             raise ValueError(f'{root} already holds a synthetic CT-RATE made with {old}, not {params}: '
                              'pick another folder or delete this one')
     lay = CTRateLayout(root, fixed=layout == 'fixed')
-    jobs, counts, prev, gold = [], {}, {}, []
+    jobs, counts, prev, tables = [], {}, {}, {}
     for split, n in (('train', n_train_patients), ('valid', n_valid_patients)):
         t = synthetic_tables(split, n, shape, seed)
         save_csv(t['metadata'], lay.metadata_csv(split))
         save_csv(t['reports'], lay.reports_csv(split))
         save_csv(t['labels'], lay.labels_csv(split))
         save_text(''.join(f'{v}\n' for v in t['no_chest']), lay.no_chest_txt(split))
-        gold.append(t['labels'][t['labels'].VolumeName.isin(t['gold'])])
+        tables[split] = t
         vols = t['volumes']
         counts[split] = dict(patients=vols.patient.nunique(), scans=len(vols.drop_duplicates(['patient', 'scan'])),
                              volumes=len(vols))
@@ -341,7 +372,7 @@ def make_synthetic_ct_rate(root:str|Path, # CT-RATE root to create: `dataset/` g
                              difficulty=difficulty, seed=(seed, SPLITS.index(split), v.patient, v.scan, v.recon),
                              kind=v.kind, noise_sd=_RECON_NOISE[v.recon-1]*noise_factor[i], layout=layout,
                              mask_path=finding_mask_path(v.VolumeName, root, layout == 'fixed') if masks else None))
-    save_csv(pd.concat(gold), lay.manual_labels_csv)
+    for name, table in synthetic_manual_labels(tables, seed).items(): save_csv(table, lay.manual_labels_dir/name)
     save_text(json.dumps(params, indent=2), manifest)
     summary = SyntheticSummary(root, pd.DataFrame(counts).T, pd.DataFrame(prev), subgroup_noise=subgroup_noise)
     if not metadata_only:
