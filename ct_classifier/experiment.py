@@ -287,7 +287,7 @@ def latent_datasets(cfg:Config, # the experiment (`paths.embeddings_dir`, `devic
                     tables:dict, # split name → split table (or None)
                     cache:str|Path, # the cache folder of the tables' volumes
                     progress:bool=True,
-                    precision:str|None=None, # of the encoder (see `resolve_precision`); default: `training.amp` on `device`
+                    precision:str|None=None, # of the encoder (`resolve_precision`); default: training.amp on the device
                    ) -> dict: # split name → `EmbeddingDataset`
     "Encode the tables' cached volumes once (`embed_cache`: what is stored already is skipped) and serve their latents."
     tabs = {k: t for k, t in tables.items() if t is not None}

@@ -11,7 +11,7 @@ import contextlib
 import torch
 
 # %% ../nbs/00h_precision.ipynb #4ab0e84e
-PRECISIONS = {'bf16': torch.bfloat16, 'fp16': torch.float16, 'none': None} # the autocast dtype of each ('none': float32)
+PRECISIONS = {'bf16': torch.bfloat16, 'fp16': torch.float16, 'none': None} # autocast dtypes ('none': float32)
 
 def resolve_precision(amp:str|None, # `training.amp`: 'auto', 'bf16', 'fp16', 'none' (or None, the same as 'none')
                       device, # where the run computes: a `torch.device` or its name
@@ -28,7 +28,7 @@ def autocast_for(precision:str, # a resolved precision: one of `PRECISIONS` (not
                 ) -> contextlib.AbstractContextManager:
     "The context of every forward pass at `precision` on `device`: autocast to bf16 or fp16, or nothing for 'none'."
     if precision not in PRECISIONS:
-        raise ValueError(f'precision {precision!r}: expected one of {list(PRECISIONS)} (resolve_precision resolves auto)')
+        raise ValueError(f'precision {precision!r}: expected one of {list(PRECISIONS)} (resolve auto first)')
     dtype, kind = PRECISIONS[precision], torch.device(device).type
     return contextlib.nullcontext() if dtype is None else torch.autocast(kind, dtype=dtype)
 

@@ -265,8 +265,8 @@ def load_checkpoint(self:Trainer, path:str|Path, # a checkpoint of `save_checkpo
     if (s.get('ema') is None) != (self.ema_model is None):
         raise ValueError(f"{path}: the checkpoint was written {'without' if s.get('ema') is None else 'with'} an EMA of the weights; resume with the same `ema` setting")
     if self.ema_model is not None: self.ema_model.load_state_dict(s['ema'])
-    if s.get('precision', self.precision) != self.precision: # a checkpoint of an older version has no record
-        raise ValueError(f"{path}: the run trained in {s['precision']}, not {self.precision}; resume with amp {s['precision']!r}")
+    if (was := s.get('precision', self.precision)) != self.precision: # a checkpoint of an older version has no record
+        raise ValueError(f"{path}: trained in {was}, not {self.precision}; resume with amp {was!r}")
     self.epoch, self.step, self._losses = s['epoch'], s['step'], list(s['epoch_losses'])
     self.history, self.best = s['history'], s['best']
     set_global_rng_state(s['rng'])
