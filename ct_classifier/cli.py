@@ -142,10 +142,10 @@ def summary_line(r:dict, # one model's result in `run_demo(...)['models']`
 
 # %% ../nbs/09_cli.ipynb #1d18a71f
 def _embedding_folders(cfg) -> list:
-    "The embedding folders made with this model's encoder checkpoint at its profile."
+    "The embedding folders made with this model's encoder checkpoint at its profile (one per precision encoded at)."
     key, ck = cache_folder(cfg.paths.cache_dir, cfg.training.profile).name, Path(cfg.model.ctclip.checkpoint).name
     out = []
-    for p in sorted(Path(cfg.paths.embeddings_dir).glob(f'*/{key}/params.json')):
+    for p in sorted(Path(cfg.paths.embeddings_dir).glob(f'*/{key}-*/params.json')):
         try:
             if Path(read_json_file(p, 'embedding params').get('checkpoint', '')).name == ck: out.append(p.parent)
         except (ValueError, OSError, AttributeError): continue

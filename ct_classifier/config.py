@@ -106,7 +106,7 @@ class TrainingConfig:
     accumulate: int = 1 # batches per optimizer step
     clip: float = 1.0 # gradient-norm clipping (0: off)
     ema: float|None = None # decay of a moving average of the weights, validated and saved instead of them (e.g. 0.999; None: off)
-    amp: Literal['bf16', 'fp16', 'none'] = 'bf16' # autocast on CUDA only
+    amp: Literal['auto', 'bf16', 'fp16', 'none'] = 'auto' # the run's precision: auto is bf16 on CUDA, else float32
     loss: Literal['focal', 'bce'] = 'focal'
     gamma: float = 2.0 # focal loss's focusing parameter
     alpha: float|None = None # focal loss's optional class balance (None: off)

@@ -19,6 +19,7 @@ from .script import Param, call_parse
 from .cache import JobSummary, cache_folder, read_manifest
 from .data import CachedVolumeDataset, EmbeddingDataset, latent_file, read_latent, to_model_input
 from .training import FocalLoss, Trainer
+from .precision import PRECISIONS, autocast_for, resolve_precision
 
 # %% ../nbs/05b_embeddings.ipynb #b61e416e
 EMBED_FORMAT = 2 # bump when the stored layout changes (2: each latent records the checksum of its cache entry)
@@ -38,9 +39,11 @@ def weights_hash(module:nn.Module, # the frozen encoder path (e.g. `CTClipClassi
 def embedding_folder(out_root:str|Path, # the embeddings root, e.g. `data/embeddings`
                      model:nn.Module, # the model whose `encoder_path()` makes the latents
                      cache_dir:str|Path, # the cache folder the volumes come from (`cache_folder(...)`)
+                     precision:str, # the encoder's precision, resolved: one of `PRECISIONS` (`resolve_precision`)
                     ) -> Path:
-    "`out_root/<weights hash>/<cache key>/`: one folder per encoder and preprocessing."
-    return Path(out_root)/weights_hash(model.encoder_path())/Path(cache_dir).name
+    "`out_root/<weights hash>/<cache key>-<precision>/`: one folder per encoder, preprocessing and numeric precision."
+    if precision not in PRECISIONS: raise ValueError(f'precision {precision!r}: expected one of {list(PRECISIONS)}')
+    return Path(out_root)/weights_hash(model.encoder_path())/f'{Path(cache_dir).name}-{precision}'
 
 # %% ../nbs/05b_embeddings.ipynb #85d560bb
 @dataclass(repr=False)
@@ -66,19 +69,26 @@ def embed_cache(split, # a split file or DataFrame with VolumeName
                 device=None, # default: `pick_device()`
                 workers:int=0, # DataLoader processes reading the cache
                 progress:bool=True,
+                precision:str='auto', # of the encoder: 'auto' (bf16 on CUDA, else float32), 'bf16', 'fp16' or 'none'
                ) -> EmbedSummary:
     "Encode every cached volume of `split` once and store its latent; resumes, re-encodes latents whose cache entry changed, skips bad entries."
     t0 = time.time()
     if batch_size < 1: raise ValueError(f'batch_size must be at least 1, got {batch_size}')
     df, cache_dir = read_table(split), Path(cache_dir)
-    folder = embedding_folder(out_root, model, cache_dir)
+    dev = pick_device(device) if not isinstance(device, torch.device) else device
+    precision = resolve_precision(precision, dev)
+    folder = embedding_folder(out_root, model, cache_dir, precision)
     folder.mkdir(parents=True, exist_ok=True)
     dim = model.latent_dim
     params = {'format': EMBED_FORMAT, 'weights': folder.parent.name, 'cache_key': cache_dir.name, 'latent_dim': dim,
               'what': 'l2-normalised image latent (CT-CLIP: mean over depth, to_visual_latent, l2norm)',
-              'checkpoint': str(getattr(model, 'checkpoint', '') or '')}
+              'checkpoint': str(getattr(model, 'checkpoint', '') or ''), 'precision': precision}
     pf = folder/'params.json'
     if not pf.is_file(): save_text(json.dumps(params, indent=2) + '\n', pf)
+    stored = json.loads(pf.read_text(encoding='utf-8')).get('precision')
+    if stored != precision: # a folder of an older version, or moved by hand
+        raise ValueError(f'{pf}: latents encoded in {stored or "an unrecorded precision"}, not {precision}; '
+                         'move that folder away to encode them again')
     names = df.VolumeName.drop_duplicates().tolist()
     s = EmbedSummary(folder, total=len(names))
     entries, made_from = read_manifest(cache_dir), _sources(folder)
@@ -90,11 +100,10 @@ def embed_cache(split, # a split file or DataFrame with VolumeName
     if todo:
         ds = CachedVolumeDataset(df[df.VolumeName.isin(todo)], cache_dir, on_missing='drop')
         s.failed.update({n: f'no good cache entry ({why}); run ctc_cache' for n, why in ds.dropped.items()})
-        dev = pick_device(device) if not isinstance(device, torch.device) else device
         model = model.to(dev).eval()
         dl = torch.utils.data.DataLoader(ds, batch_size=batch_size, num_workers=workers, shuffle=False)
         dl, i = progress_bar(dl, show=progress), 0
-        amp = torch.autocast('cuda', dtype=torch.bfloat16) if dev.type == 'cuda' else torch.autocast('cpu', enabled=False)
+        amp = autocast_for(precision, dev)
         for x, _ in dl:
             batch = ds.names[i:i + len(x)]; i += len(x)
             with torch.no_grad(), amp: z = model.encode_latents(to_model_input(x, dev)).float().cpu().numpy()
@@ -140,6 +149,8 @@ def ctc_embed(split:Param('split file (CSV with VolumeName)', str, required=True
               batch_size:Param('volumes per forward pass', int)=1,
               device:Param('auto, cpu, cuda, cuda:1 or mps', str)='auto',
               workers:Param('DataLoader processes', int)=0,
+              precision:Param("the encoder's: auto (bf16 on CUDA, else float32), bf16, fp16 or none; "
+                              "a run's training.amp", str, choices=['auto', *PRECISIONS])='auto',
              ):
     "Encode the cached volumes of a split once with CT-CLIP's frozen encoder."
     from ct_classifier.config import ModelConfig, CTClipConfig
@@ -151,6 +162,6 @@ def ctc_embed(split:Param('split file (CSV with VolumeName)', str, required=True
     if not (folder/'params.json').is_file(): folder = cache_folder(cache_dir, profile)
     if not (folder/'params.json').is_file(): raise ValueError(f'{folder}: not a cache folder (no params.json); run ctc_cache first')
     model = CTClipClassifier.from_config(ModelConfig(family='ctclip', variant='base', ctclip=CTClipConfig(checkpoint=checkpoint)))
-    s = embed_cache(df, folder, model, out, batch_size=batch_size, device=dev, workers=workers)
+    s = embed_cache(df, folder, model, out, batch_size=batch_size, device=dev, workers=workers, precision=precision)
     print(s)
     if s.failed: raise SystemExit(1)

@@ -28,6 +28,7 @@ from .data import CachedVolumeDataset, EmbeddingDataset, augment_batch
 from .embeddings import embed_cache
 from .models import create_model
 from .training import FocalLoss, Trainer, class_weights, read_checkpoint
+from .precision import resolve_precision
 from .distributed import close_distributed, init_distributed, rank_and_world, run_on_main
 
 # %% ../nbs/06b_experiment.ipynb #d33c6550
@@ -256,15 +257,19 @@ def _train(cfg, run_dir, state, info, progress, hpo_fraction, new_run) -> Traine
     train = data['train']
     sets = {k: CachedVolumeDataset(t, data['cache'], on_missing='drop') for k, t in (('train', train), ('tune', data['tune']), ('valid', data['valid'])) if t is not None}
     model = create_model(mc, **mc.options)
+    resumed = (state or {}).get('precision') if tc.amp == 'auto' else None # auto: resolved once, when the run started
+    precision = resumed or resolve_precision(tc.amp, info.device) # of the latents, training and validation alike
     if tc.from_latents: # rank 0 encodes what is missing; every process then reads the same latents
-        sets, model = run_on_main(latent_datasets, cfg, model, {'train': train, 'tune': data['tune'], 'valid': data['valid']}, data['cache'], progress), model.head
+        tables = {'train': train, 'tune': data['tune'], 'valid': data['valid']}
+        sets = run_on_main(latent_datasets, cfg, model, tables, data['cache'], progress, precision)
+        model = model.head
     pos_weight = class_weights(train, tc.pos_weight_cap) if tc.class_weights else None
     loss = FocalLoss(tc.gamma if tc.loss == 'focal' else 0., tc.alpha if tc.loss == 'focal' else None, pos_weight)
     if new_run is not None: run_dir = new_run()
     augment = partial(augment_batch, rotate_deg=tc.rotate_deg) if tc.augment and not tc.from_latents else None # latents: nothing to augment
     t = Trainer(model, sets['train'], sets['valid'], sets.get('tune'), loss, epochs=tc.epochs, batch_size=tc.batch_size, lr=tc.lr,
                 weight_decay=tc.weight_decay, warmup=tc.warmup, accumulate=tc.accumulate, clip=tc.clip or None, ema=tc.ema,
-                amp=None if tc.amp == 'none' else tc.amp, augment=augment, metric=tc.metric, patience=tc.patience, seed=cfg.seed,
+                amp=precision, augment=augment, metric=tc.metric, patience=tc.patience, seed=cfg.seed,
                 device=info.device, workers=tc.workers, run_dir=run_dir, checkpoint_every=tc.checkpoint_every or None,
                 progress=progress)
     params = t.opt.param_groups[0]['params']
@@ -282,12 +287,14 @@ def latent_datasets(cfg:Config, # the experiment (`paths.embeddings_dir`, `devic
                     tables:dict, # split name → split table (or None)
                     cache:str|Path, # the cache folder of the tables' volumes
                     progress:bool=True,
+                    precision:str|None=None, # of the encoder (`resolve_precision`); default: training.amp on the device
                    ) -> dict: # split name → `EmbeddingDataset`
     "Encode the tables' cached volumes once (`embed_cache`: what is stored already is skipped) and serve their latents."
     tabs = {k: t for k, t in tables.items() if t is not None}
     with torch.random.fork_rng(devices=[]): # encoding or not (latents already stored) leaves the run's random state as it was
         s = embed_cache(pd.concat(list(tabs.values()), ignore_index=True), cache, model, cfg.paths.embeddings_dir,
-                        device=pick_device(cfg.device), workers=cfg.training.workers, progress=progress)
+                        device=pick_device(cfg.device), workers=cfg.training.workers, progress=progress,
+                        precision=precision or cfg.training.amp)
     _LOG.info(str(s))
     return {k: EmbeddingDataset(t, s.folder, on_missing='drop') for k, t in tabs.items()}
 

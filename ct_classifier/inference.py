@@ -24,6 +24,7 @@ from .dicom import is_dicom_file, require_pydicom
 from .cache import CACHE_DTYPE
 from .models import MODELS, create_model
 from .explain import SALIENCY_METHODS, explain_files, label_indices
+from .precision import autocast_for, recorded_precision
 
 # %% ../nbs/07a_inference.ipynb #8fe3db5e
 _LOG = get_logger('inference')
@@ -55,9 +56,10 @@ class InferenceModel:
     thresholds_from: str # where the thresholds come from
     weights: Path # the weights file
     config: Config|None = None # the run's experiment config
+    precision: str = 'none' # the run's numeric precision (`recorded_precision`): every forward pass runs at it
     def __repr__(self):
         return (f'InferenceModel({self.weights}: {type(self.model).__name__}, profile {self.profile.name!r}, '
-                f'{len(self.labels)} labels, thresholds: {self.thresholds_from})')
+                f'{len(self.labels)} labels, thresholds: {self.thresholds_from}, precision {self.precision})')
 
 # %% ../nbs/07a_inference.ipynb #be4b8a1d
 def _names(keys, n=8) -> str:
@@ -158,8 +160,11 @@ def load_run(model:str|Path, # a run folder, or a weights file (.pth) in one (or
     load_weights(net.head if latents else net, weights, f"the {mc.family}-{mc.variant}{' head' if latents else ''} of {cfg.name!r}", note)
     labels, th, th_from = _thresholds(weights, run, summary, mc.num_classes)
     if len(labels) != mc.num_classes: raise ValueError(f'{weights}: {len(labels)} labels with thresholds in training_summary.json, {mc.num_classes} model outputs')
-    return InferenceModel(net.eval().requires_grad_(False).to(pick_device(device)), get_profile(cfg.training.profile),
-                          labels, th, th_from, weights, cfg)
+    dev = pick_device(device)
+    if summary is None: _LOG.warning(f'{weights}: no training summary records its precision; '
+                                     f'running at training.amp {cfg.training.amp!r}')
+    return InferenceModel(net.eval().requires_grad_(False).to(dev), get_profile(cfg.training.profile),
+                          labels, th, th_from, weights, cfg, recorded_precision(summary, cfg.training.amp, dev))
 
 # %% ../nbs/07a_inference.ipynb #7fcc2dcb
 def _init_worker(): torch.set_num_threads(1) # a forked worker: one thread (an OpenMP pool inherited from the parent would hang it)
@@ -194,8 +199,9 @@ def predict(model_or_run, # an `InferenceModel`, or a run folder or weights file
         rows = {r['VolumeName']: r for r in meta.drop_duplicates('VolumeName', keep='last').to_dict('records')}
     dev = next(im.model.parameters()).device
     probs, status, batch = np.full((len(files), len(im.labels)), np.nan), ['ok']*len(files), []
-    def run_batch():
-        with torch.no_grad(): z = im.model(torch.from_numpy(np.stack([x for _, x in batch])).to(dev).float())
+    def run_batch(): # at the run's precision, as it was validated
+        x = torch.from_numpy(np.stack([x for _, x in batch])).to(dev).float()
+        with torch.no_grad(), autocast_for(im.precision, dev): z = im.model(x)
         probs[[i for i, _ in batch]] = torch.sigmoid(z.float()).cpu().numpy(); batch.clear()
     jobs = [(f, rows.get(f.name), im.profile, rescale, max_voxels) for f in files]
     for i, (x, err) in enumerate(parallel_map(_prepare, jobs, workers, progress, _init_worker)):
@@ -207,7 +213,8 @@ def predict(model_or_run, # an `InferenceModel`, or a run folder or weights file
     pred = pd.DataFrame(np.where(np.isnan(probs), np.nan, probs >= t), columns=[f'{l}_pred' for l in im.labels]).astype('Int8')
     df = pd.concat([pd.DataFrame({'path': [str(f) for f in files], 'status': status}),
                     pd.DataFrame(probs, columns=[f'{l}_prob' for l in im.labels]), pred], axis=1)
-    df.attrs.update(weights=str(im.weights), profile=im.profile.name, thresholds=dict(im.thresholds), thresholds_from=im.thresholds_from)
+    df.attrs.update(weights=str(im.weights), profile=im.profile.name, thresholds=dict(im.thresholds),
+                    thresholds_from=im.thresholds_from, precision=im.precision)
     return df
 
 # %% ../nbs/07a_inference.ipynb #8bd66ba5

@@ -23,6 +23,7 @@ from .volumes import get_profile
 from .models import create_model
 from .sampling import split_path
 from .inference import InferenceModel, load_run, load_weights
+from .precision import recorded_precision
 from .report import REPORT_MARK, markdown_table
 
 # %% ../nbs/07d_model_card.ipynb #0e5b9a8c
@@ -132,12 +133,15 @@ def _training_section(cfg, summary:dict, evaluated:Path|None) -> list:
     cap = f'(cap {train.pos_weight_cap})'
     weights = f'negatives/positives of the training split {cap}' if train.class_weights else 'none'
     augment = 'on' if train.augment else 'off'
+    precision = recorded_precision(summary, train.amp, 'cpu')
+    precision = 'float32' if precision == 'none' else f'{precision} autocast'
     lines = ['## Training', '',
              f"- {summary.get('epochs_done', '?')} of {train.epochs} epochs, batch {train.batch_size} × "
              f'{train.accumulate} accumulated, AdamW lr {train.lr} (warmup {train.warmup}, cosine), '
              f'weight decay {train.weight_decay}',
              f'- loss: {loss}; class weights (pos_weight): {weights}; gradient clipping {train.clip}',
-             f"- precision: {train.amp} autocast (CUDA only); augmentation: {augment}; EMA: {train.ema}; "
+             f"- precision: {precision}, in training, validation, evaluation and inference alike "
+             f"(training.amp {train.amp}); augmentation: {augment}; EMA: {train.ema}; "
              f"seed {cfg.seed}; device {summary.get('device', '?')}"]
     chosen_on = best.get('chosen_on')
     if best: lines.append(f"- best epoch {best.get('epoch')} by macro {best.get('metric')} {_f(best.get('score'))}, "
@@ -288,7 +292,8 @@ def export_run(run, # a run folder that `ctc_train` wrote and `ctc_evaluate` eva
     with atomic_path(out/'model.safetensors') as tmp:
         save_file(state, str(tmp), metadata={'format': 'pt', 'network': network, 'ct_classifier': __version__})
     save_text((run/'config.yaml').read_text(encoding='utf-8'), out/'config.yaml')
-    thresholds = {'labels': list(im.labels), 'thresholds': im.thresholds, 'thresholds_from': im.thresholds_from}
+    thresholds = {'labels': list(im.labels), 'thresholds': im.thresholds, 'thresholds_from': im.thresholds_from,
+                  'precision': im.precision} # the run's: the thresholds were chosen on outputs at it
     save_json(thresholds, out/'thresholds.json')
     return out
 
@@ -336,8 +341,11 @@ def load_exported(folder, # a folder that `export_run` (`ctc_export`) wrote
     expected = f"the {model_cfg.family}-{model_cfg.variant} of {folder/'config.yaml'}"
     load_weights(net, weights, expected, state=_read_safetensors(weights))
     labels, thresholds, source = _read_thresholds(folder/'thresholds.json', model_cfg.num_classes)
-    return InferenceModel(net.eval().requires_grad_(False).to(pick_device(device)), get_profile(cfg.training.profile),
-                          labels, thresholds, source, weights, cfg)
+    recorded = read_json_file(folder/'thresholds.json', 'thresholds file').get('precision') # none: an older export
+    dev = pick_device(device)
+    precision = recorded_precision({'precision': recorded} if recorded else None, cfg.training.amp, dev)
+    return InferenceModel(net.eval().requires_grad_(False).to(dev), get_profile(cfg.training.profile),
+                          labels, thresholds, source, weights, cfg, precision)
 
 # %% ../nbs/07d_model_card.ipynb #ae3addb8
 @call_parse

@@ -21,6 +21,7 @@ from .data import CachedVolumeDataset, read_split_table
 from .evaluation import Evaluation, check_n_boot, evaluate
 from .metrics import operating_points
 from .inference import load_run
+from .precision import autocast_for
 from .sampling import split_path
 from .subgroups import (SUBGROUP_ATTRIBUTES, evaluate_subgroups, plot_subgroups, read_subgroups,
                                      subgroup_section)
@@ -287,6 +288,7 @@ def _report(ev, im, run, split, folder) -> str:
         f'- split: `{split}`: {len(ev.probs)} volumes of {ev.n_patients} patients',
         f'- thresholds: {ev.thresholds_from}',
         f'- intervals: {boot}',
+        f"- numeric precision: {im.precision} (the run's, as it trained and validated)",
         '- files: [metrics.csv](metrics.csv), [metrics.json](metrics.json), [predictions.csv](predictions.csv) (per volume and label: probability, label, decision)', '',
         '## Per label', '', markdown_table(tab), '',
         '## Plots', '',
@@ -347,7 +349,8 @@ def evaluate_run(run_dir, # a run folder that `ctc_train` wrote (config.yaml, be
                          f'ctc_cache --split {split} --data-root {cfg.paths.data_root} --cache-dir {cfg.paths.cache_dir} --profile {cfg.training.profile}')
     # the subgroups before any work: a volume missing from the metadata fails fast
     groups = read_subgroups(ds.names, cfg.paths.data_root, by, age_bands, thickness_bands) if by else None
-    probs, y = training.predict(im.model, ds, batch_size)
+    precision = autocast_for(im.precision, next(im.model.parameters()).device) # the run's, as it validated
+    probs, y = training.predict(im.model, ds, batch_size, autocast=precision)
     pid = df.patient_id.to_numpy()
     src = (f"chosen on {im.thresholds_from}, stored in the run's training_summary.json" if im.thresholds_from.startswith("the run's")
            else im.thresholds_from)

@@ -79,6 +79,7 @@ from .rng import global_rng_state, set_global_rng_state
 from .data import to_model_input
 from .distributed import all_gather_objects, any_rank, gather_shards, rank_and_world, shard_indices, sync_buffers
 from .metrics import binary_metrics, youden_thresholds
+from .precision import autocast_for, resolve_precision
 
 # %% ../nbs/06_training.ipynb #03aa46a2
 def _epoch_seed(seed, epoch) -> int: return seed*100_003 + epoch # one seed per (run seed, epoch)
@@ -105,10 +106,18 @@ def _lr_lambda(warmup:int, total:int):
 class StopTraining(Exception):
     "Raised by a hook (or on SIGTERM) to end `fit` after a checkpoint."
 
+def _averaged(model:nn.Module, decay:float) -> AveragedModel:
+    "An exponential moving average of `model`'s weights and floating buffers (BatchNorm's statistics); counters copied."
+    average = get_ema_multi_avg_fn(decay)
+    def update(averaged:list, current:list, n_averaged):
+        if averaged[0].is_floating_point(): average(averaged, current, n_averaged)
+        else: torch._foreach_copy_(averaged, current) # BatchNorm's num_batches_tracked: the live model's count
+    return AveragedModel(model, multi_avg_fn=update, use_buffers=True).requires_grad_(False)
+
 # %% ../nbs/06_training.ipynb #c3878922
 @dataclass
 class Trainer:
-    "One training loop for every model: AdamW, warm-up + cosine, accumulation, clipping, CUDA autocast, optional EMA, validation each epoch, exact resume."
+    "One training loop for every model: AdamW, warm-up + cosine, accumulation, clipping, autocast, optional EMA, validation each epoch, exact resume."
     model: nn.Module # maps (B, ...) inputs to (B, C) logits
     train_ds: torch.utils.data.Dataset # yields (x, y): `CachedVolumeDataset`, `EmbeddingDataset`, ...
     valid_ds: torch.utils.data.Dataset|None = None # reported every epoch
@@ -122,7 +131,7 @@ class Trainer:
     accumulate: int = 1 # batches per optimizer step
     clip: float|None = 1.0 # gradient-norm clipping (None: off)
     ema: float|None = None # decay of an exponential moving average of the weights (e.g. 0.999), validated and saved instead of them; None: off
-    amp: str|None = 'bf16' # on CUDA only: 'bf16', 'fp16' (with a GradScaler) or None
+    amp: str|None = 'auto' # 'auto' (bf16 on CUDA, else float32), 'bf16', 'fp16' (with a GradScaler), 'none' or None
     augment: object = None # `augment(x, generator=g)` on the device, e.g. `partial(augment_batch, flip=('H',))`
     metric: str = 'auroc' # the macro metric that picks the best epoch (see `METRICS`)
     patience: int|None = None # stop after this many epochs without a better metric
@@ -149,12 +158,11 @@ class Trainer:
         self.opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
         steps = self.epochs*math.ceil(math.ceil((len(self.train_ds) - len(self.train_ds) % self.world)/self.batch_size)/self.accumulate)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, _lr_lambda(max(1, round(self.warmup*steps)), steps))
-        cuda = self.device.type == 'cuda'
-        self.scaler = torch.amp.GradScaler('cuda', enabled=cuda and self.amp == 'fp16')
+        self.precision = resolve_precision(self.amp, self.device) # of training and validation alike; the run records it
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == 'fp16')
         if self.ema is not None and not 0 < self.ema < 1: raise ValueError(f'ema must be a decay in (0, 1), e.g. 0.999, or None; got {self.ema}')
-        self.ema_model = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(self.ema)).requires_grad_(False) if self.ema else None # buffers: copied
-        self.autocast = (torch.autocast('cuda', dtype=torch.float16 if self.amp == 'fp16' else torch.bfloat16) if cuda and self.amp
-                         else contextlib.nullcontext())
+        self.ema_model = _averaged(self.model, self.ema) if self.ema else None # BatchNorm's statistics averaged too
+        self.autocast = autocast_for(self.precision, self.device)
         self.epoch, self.step, self.history, self.best, self._losses, self._stop = 0, 0, [], None, [], False
         self.mb, self._curve = None, [] # the notebook's master bar (set by `fit`); (epoch, step losses) of each epoch ended here, for its plot
         self.finished = False # set by `fit`: True when the run reached its last epoch or stopped early, False when it was stopped
@@ -167,7 +175,7 @@ def predict(model:nn.Module, # maps a batch to logits
             ds:torch.utils.data.Dataset, # yields (x, y)
             batch_size:int=8,
             device=None, # default: the model's device
-            autocast=contextlib.nullcontext(), # e.g. `torch.autocast('cuda', dtype=torch.bfloat16)`
+            autocast=contextlib.nullcontext(), # a run's precision: `autocast_for(precision, device)`; default float32
             workers:int=0,
             logits:bool=False, # return the logits instead of the probabilities
            ) -> tuple: # (probabilities (N, C) float32, targets (N, C) float32), in the dataset's order
@@ -212,7 +220,7 @@ def checkpoint_state(self:Trainer) -> dict:
     s = {'model': self.model.state_dict(), 'optimizer': self.opt.state_dict(), 'scheduler': self.sched.state_dict(),
          'scaler': self.scaler.state_dict(), 'ema': None if self.ema_model is None else self.ema_model.state_dict(),
          'epoch': self.epoch, 'step': self.step, 'epoch_losses': list(self._losses),
-         'history': self.history, 'best': self.best, 'rng': global_rng_state()}
+         'history': self.history, 'best': self.best, 'rng': global_rng_state(), 'precision': self.precision}
     if self.world > 1: s['ranks'] = all_gather_objects({'rng': s['rng'], 'epoch_losses': s['epoch_losses']}) # a collective
     return s
 
@@ -257,6 +265,8 @@ def load_checkpoint(self:Trainer, path:str|Path, # a checkpoint of `save_checkpo
     if (s.get('ema') is None) != (self.ema_model is None):
         raise ValueError(f"{path}: the checkpoint was written {'without' if s.get('ema') is None else 'with'} an EMA of the weights; resume with the same `ema` setting")
     if self.ema_model is not None: self.ema_model.load_state_dict(s['ema'])
+    if (was := s.get('precision', self.precision)) != self.precision: # a checkpoint of an older version has no record
+        raise ValueError(f"{path}: trained in {was}, not {self.precision}; resume with amp {was!r}")
     self.epoch, self.step, self._losses = s['epoch'], s['step'], list(s['epoch_losses'])
     self.history, self.best = s['history'], s['best']
     set_global_rng_state(s['rng'])
@@ -351,7 +361,7 @@ def end_epoch(self:Trainer) -> dict:
         probs[name] = (p, y)
         m = binary_metrics(p, y, labels=self.labels)
         rec[name] = {c: {l: float(v) for l, v in m[c].items()} for c in m.columns}
-    self.history.append(rec)
+    self.history.append(rec); self.predictions = probs # split → (probabilities, targets) as scored here
     if chosen_on:
         score = rec[chosen_on][self.metric]['macro']
         if self.best is None or score > self.best['score']:
@@ -391,7 +401,7 @@ def write_summary(self:Trainer, complete:bool=True, # False: the run stopped bef
                'class_weights': None if pw is None else dict(zip(self.labels, map(float, pw.flatten().tolist()))) if pw.numel() == len(self.labels) else pw.tolist(),
                'loss': repr(self.loss_fn), 'device': str(self.device), 'processes': self.world, 'seed': self.seed,
                'versions': {'ct_classifier': __version__, 'torch': torch.__version__, 'python': platform.python_version()},
-               'git_commit': _git_commit(), **extra}
+               'git_commit': _git_commit(), 'precision': self.precision, **extra}
     return save_json(summary, self.run_dir/'training_summary.json')
 
 # %% ../nbs/06_training.ipynb #ecee5c55
