@@ -108,7 +108,7 @@ class TrainingConfig:
     amp: Literal['bf16', 'fp16', 'none'] = 'bf16' # autocast on CUDA only
     loss: Literal['focal', 'bce'] = 'focal'
     gamma: float = 2.0 # focal loss's focusing parameter
-    alpha: float|None = None # focal loss's optional class balance (None: off)
+    alpha: float|None = None # focal loss's class balance (None: off); the alternative of class_weights, not both
     class_weights: bool = True # pos_weight = negatives / positives of the training split
     pos_weight_cap: float|None = None # the largest pos_weight (None: no cap)
     augment: bool = True # batched flips, rotation, translation and intensity jitter on the device
@@ -143,6 +143,7 @@ class HPOConfig:
     storage: str = '' # an RDB URL (e.g. postgresql://host/db) or a journal file; '' = `journal.log` in the study's folder
     study_name: str = '' # '' = the experiment's name
     seed: int = 0 # the TPE sampler's seed
+    objective_on_valid: bool = False # true: allow an objective on the validation split (no tune split); optimistic
 
 # %% ../nbs/00c_config.ipynb #8cfd6782
 @dataclass

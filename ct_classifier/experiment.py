@@ -203,6 +203,9 @@ def check_experiment(cfg:Config, # the experiment (e.g. from `load_config`)
         unfrozen = f' with unfreeze_last {mc.ctclip.unfreeze_last}' if mc.family == 'ctclip' else ''
         raise ConfigError(f"{source}: {prefix}training.from_latents needs model.family 'ctclip' with a frozen encoder "
                           f"(unfreeze_last 0), got {mc.family!r}{unfrozen}")
+    if tc.loss == 'focal' and tc.alpha is not None and tc.class_weights: # both would weight the positive term
+        raise ConfigError(f"{source}: keys '{prefix}training.alpha' ({tc.alpha:g}) and '{prefix}training.class_weights' (true) "
+                          'both weight the positive term; set one of them: alpha: null, or class_weights: false')
     if tc.wandb:
         try: _import_wandb(tc.wandb) # a missing extra fails before any work
         except ConfigError as e: raise ConfigError(f'{source}: {e}') from None
