@@ -230,10 +230,10 @@ def write_study_outputs(study:optuna.Study, # a study run by `run_study`
 def check_objective(cfg:Config, # the experiment, with its `hpo:` section
                     source:str='<config>', # names the config file in the message
                    ):
-    "Refuse an HPO objective measured on the validation split (no tune split) unless `hpo.objective_on_valid` asks for it."
+    "Refuse an HPO objective on the validation split (no tune split) unless `hpo.objective_on_valid` asks for it."
     if cfg.sampling.tune_fraction or cfg.hpo.objective_on_valid: return
-    raise ConfigError(f"{source}: sampling.tune_fraction is 0, so the objective would be measured on the validation split "
-                      "that is then reported; give a tune split (e.g. sampling.tune_fraction: 0.1), or set key "
+    raise ConfigError(f'{source}: sampling.tune_fraction is 0, so the objective would be measured on the '
+                      "validation split that is then reported; give a tune split (e.g. sampling.tune_fraction: 0.1), or set key "
                       "'hpo.objective_on_valid: true' to search on it anyway (optimistic)")
 
 # %% ../nbs/08_hpo.ipynb #161be937

@@ -54,7 +54,7 @@ class InferenceModel:
     thresholds_from: str # where the thresholds come from
     weights: Path # the weights file
     config: Config|None = None # the run's experiment config
-    summary: dict|None = None # its training_summary.json ({}: a run folder without one; None: no run folder); see `run_caveats`
+    summary: dict|None = None # its training_summary.json ({}: a run folder without one; None: no run folder)
     def __repr__(self):
         return (f'InferenceModel({self.weights}: {type(self.model).__name__}, profile {self.profile.name!r}, '
                 f'{len(self.labels)} labels, thresholds: {self.thresholds_from})')
@@ -241,8 +241,8 @@ def ctc_infer(model:Param('a run folder (config.yaml, best_model.pth, training_s
               explain:Param('also write saliency maps (NIfTI, over each scan) for these labels: comma-separated names, or "all"', str)=None,
               explain_dir:Param("the folder for the maps (default: the predictions CSV's folder)", str)=None,
               explain_method:Param('how the maps are made', str, choices=list(SALIENCY_METHODS))='gradcam',
-              allow_incomplete:Param('use a run that stopped before its last epoch (refused otherwise); the CSV and the '
-                                     'summary line then say so', store_true)=False):
+              allow_incomplete:Param('use a run that stopped before its last epoch (refused otherwise); the CSV '
+                                     'and the summary line then say so', store_true)=False):
     "Predict the labels of NIfTI files with a trained run: per label a probability and a 0/1 decision at the run's thresholds; optionally saliency maps."
     if workers < 1: raise ValueError(f'--workers must be at least 1, got {workers}')
     files = find_volumes(input)

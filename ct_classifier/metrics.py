@@ -86,13 +86,14 @@ def youden_thresholds(probs, # (N, C) predicted probabilities on the tune split
 
 # %% ../nbs/06a_metrics.ipynb #35fb337c
 def run_caveats(summary:dict|None, # a run's training_summary.json; {}: a run folder without one; None: no run known
-                evaluated:str|None='valid', # the split whose numbers are shown (a split file's stem); None: files of no split
+                evaluated:str|None='valid', # the split whose numbers are shown (a split file's stem); None: no split
                ) -> tuple: # one sentence per caveat, each opening with its mark: 'incomplete run: ' or 'optimistic: '
     "What a run's numbers are not: from a run stopped before its last epoch, or measured where its choices were made."
     if summary is None: return ()
     out, chosen_on = [], (summary.get('best') or {}).get('chosen_on')
     if summary.get('complete') is not True:
-        how = (f"training stopped after epoch {summary['epochs_done']} of {summary['epochs']}" if 'epochs_done' in summary
+        stopped_at = f"training stopped after epoch {summary.get('epochs_done')} of {summary.get('epochs')}"
+        how = (stopped_at if 'epochs_done' in summary
                else 'no training_summary.json (training stopped or was killed before writing it)')
         out.append(f'incomplete run: {how}; resume it with ctc_train --resume')
     if chosen_on is not None and chosen_on == evaluated:

@@ -348,11 +348,13 @@ def ctc_evaluate(run:Param('a run folder that ctc_train wrote (config.yaml, best
     attributes = tuple(a.strip() for a in by.split(',') if a.strip()) if by else ()
     bands = dict(age_bands=_numbers('--age-bands', age_bands, (40, 60, 75)),
                  thickness_bands=_numbers('--thickness-bands', thickness_bands, (1.5, 3.0)))
-    r = evaluate_run(run, split, out, n_boot, device, batch_size, by=attributes, **bands, allow_incomplete=allow_incomplete)
+    r = evaluate_run(run, split, out, n_boot, device, batch_size, by=attributes, allow_incomplete=allow_incomplete,
+                     **bands)
     ev = r['evaluation']; t = ev.table.loc['macro']
     ci = f" ({t['auroc_lo']:.3f}–{t['auroc_hi']:.3f})" if 'auroc_lo' in t else ''
     marks = ''.join(f' [{c}]' for c in ev.caveats) # on every line that shows numbers
-    print(f"macro AUROC {t['auroc']:.3f}{ci} on {len(ev.probs)} volumes of {ev.n_patients} patients; thresholds {ev.thresholds_from}: "
+    print(f"macro AUROC {t['auroc']:.3f}{ci} on {len(ev.probs)} volumes of {ev.n_patients} patients; "
+          f"thresholds {ev.thresholds_from}: "
           f"{r['folder']/'report.md'}{marks}")
     if r['subgroups'] is not None:
         said = r['subgroups'].sentences()

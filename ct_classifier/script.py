@@ -62,10 +62,10 @@ def error_message(e:BaseException) -> str:
     return f'{type(e).__name__}: {msg} (unexpected; CTC_DEBUG=1 shows the traceback)'
 
 # %% ../nbs/00d_script.ipynb #b8cdd4b5
-EXIT_STOPPED = 3 # the exit code of a training run stopped (SIGTERM, Ctrl-C) before its last epoch: resumable, not finished
+EXIT_STOPPED = 3 # the exit code of a training run stopped (SIGTERM, Ctrl-C) before its last epoch: resumable
 
 def exit_code(e:BaseException) -> int:
-    "The exit code of a console script that ended with `e`: 2 for bad input (`ValueError`, `OSError`), 1 for anything else."
+    "The exit code of a console script ended by `e`: 2 for bad input (`ValueError`, `OSError`), 1 for anything else."
     return 2 if isinstance(e, (ValueError, OSError)) else 1
 
 # %% ../nbs/00d_script.ipynb #bedb6e4a
