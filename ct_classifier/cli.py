@@ -12,7 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .core import get_logger, read_json_file, save_text, seed_everything
-from .script import Param, call_parse, error_message, store_true
+from .script import EXIT_STOPPED, Param, call_parse, error_message, store_true
 from .config import (Config, config_from_dict, config_hash, config_to_dict, demo_config,
                                   demo_model_configs, load_config)
 from .synthetic import make_synthetic_ct_rate
@@ -130,7 +130,9 @@ def _evaluate_stage(name, cfg, run, say) -> dict:
     m = meta['metrics']
     return {'evaluation': run/'evaluation', 'auroc': m['macro']['auroc'], 'lo': m['macro'].get('auroc_lo'), 'hi': m['macro'].get('auroc_hi'),
             'ci': meta['ci'], 'n_volumes': meta['n_volumes'], 'n_patients': meta['n_patients'],
-            'per_label': {l: (v['auroc'], v.get('auroc_lo'), v.get('auroc_hi')) for l, v in m.items() if l not in ('macro', 'micro')}}
+            'per_label': {l: (v['auroc'], v.get('auroc_lo'), v.get('auroc_hi')) for l, v in m.items() if l not in ('macro', 'micro')},
+            'caveats': tuple(meta.get('caveats', ())), # what the numbers are not (`run_caveats`)
+           }
 
 def summary_line(r:dict, # one model's result in `run_demo(...)['models']`
                 ) -> str: # e.g. 'cnn (resnet-10): macro AUROC 0.752 (95% CI 0.700–0.800) on 200 volumes of 200 patients'
@@ -138,7 +140,8 @@ def summary_line(r:dict, # one model's result in `run_demo(...)['models']`
     head = f"{r['name']} ({r['network']})"
     if 'error' in r: return f"{head}: failed: {r['error']}"
     ci = f" ({r['ci']:.0%} CI {r['lo']:.3f}–{r['hi']:.3f})" if r['lo'] is not None else ' (no interval: demo.n_boot 0)'
-    return f"{head}: macro AUROC {r['auroc']:.3f}{ci} on {r['n_volumes']} volumes of {r['n_patients']} patients"
+    marks = ''.join(f' [{c}]' for c in r.get('caveats', ()))
+    return f"{head}: macro AUROC {r['auroc']:.3f}{ci} on {r['n_volumes']} volumes of {r['n_patients']} patients{marks}"
 
 # %% ../nbs/09_cli.ipynb #1d18a71f
 def _embedding_folders(cfg) -> list:
@@ -167,6 +170,8 @@ def demo_report(cfg:Config, # the experiment
     for n, r in res['models'].items():
         if 'error' in r: lines.append(f"| {n} | {r['network']} | failed: {r['error']} | | | |")
         else: lines.append(f"| {n} | {r['network']} | {ci(r['auroc'], r['lo'], r['hi'])} | {r['n_volumes']} | {r['n_patients']} | [{r['run'].name}]({rel(r['run'])}) |")
+    marked = [f'- **{n}: {c}.**' for n, r in ok.items() for c in r.get('caveats', ())] # what its numbers are not
+    if marked: lines += ['', *marked]
     if ok:
         labels = list(next(iter(ok.values()))['per_label'])
         lines += ['', '## AUROC per label (interval)', '', '| label | ' + ' | '.join(ok) + ' |', '|---|' + '---|'*len(ok)]
@@ -210,7 +215,7 @@ def run_demo(cfg:Config|None=None, # the experiment; default: the embedded demo 
             r['run'] = _train_stage(name, mc, retrain, progress, say)
             r.update(_evaluate_stage(name, mc, r['run'], say))
         except _Stopped as e: # stopped on request: no other model starts
-            r['error'] = str(e); out['failed'].append(name); say(name, 'stopped', r['error']); break
+            r['error'], r['stopped'] = str(e), True; out['failed'].append(name); say(name, 'stopped', r['error']); break
         except Exception as e: # one model failing leaves the others to run; the job then exits with 1
             if os.environ.get('CTC_DEBUG'): raise
             r['error'] = error_message(e); out['failed'].append(name); say(name, 'failed', r['error'])
@@ -235,4 +240,5 @@ def ctc_demo(config:Param('YAML experiment config (default: the embedded demo ex
     if not res['models']: print(f'no models in demo.models of {cfg.name!r}: the data stages only')
     print(f"finished in {res['seconds']:.0f} s" + (f"; report: {res['report']}" if 'report' in res else ''))
     for line in res['summary']: print(line)
+    if any(r.get('stopped') for r in res['models'].values()): raise SystemExit(EXIT_STOPPED) # resumable: run it again
     if res['failed']: raise SystemExit(1)

@@ -109,7 +109,7 @@ class TrainingConfig:
     amp: Literal['auto', 'bf16', 'fp16', 'none'] = 'auto' # the run's precision: auto is bf16 on CUDA, else float32
     loss: Literal['focal', 'bce'] = 'focal'
     gamma: float = 2.0 # focal loss's focusing parameter
-    alpha: float|None = None # focal loss's optional class balance (None: off)
+    alpha: float|None = None # focal loss's class balance (None: off); the alternative of class_weights, not both
     class_weights: bool = True # pos_weight = negatives / positives of the training split
     pos_weight_cap: float|None = None # the largest pos_weight (None: no cap)
     augment: bool = True # batched flips, rotation, translation and intensity jitter on the device
@@ -144,6 +144,7 @@ class HPOConfig:
     storage: str = '' # an RDB URL (e.g. postgresql://host/db) or a journal file; '' = `journal.log` in the study's folder
     study_name: str = '' # '' = the experiment's name
     seed: int = 0 # the TPE sampler's seed
+    objective_on_valid: bool = False # true: allow an objective on the validation split (no tune split); optimistic
 
 # %% ../nbs/00c_config.ipynb #8cfd6782
 @dataclass
@@ -380,7 +381,9 @@ def load_config(path:str|Path, # a YAML experiment file, e.g. `configs/demo.yaml
     return config_from_dict(set_keys(d, overrides or {}), path.parent.resolve(), str(path))
 
 # %% ../nbs/00c_config.ipynb #0a34e881
-QUICK = {'name': 'quick', 'synthetic': {'generate': True}} # what the quick experiment (`configs/quick.yaml`) sets; the rest is defaults
+# what the quick experiment (`configs/quick.yaml`) sets; the rest is defaults
+QUICK = {'name': 'quick', 'synthetic': {'generate': True},
+         'sampling': {'tune_fraction': 0.25}} # 3 of its 12 train patients choose the best epoch and thresholds
 
 def default_config(base_dir:str|Path='.', # folder the default relative paths resolve against
                   ) -> Config:

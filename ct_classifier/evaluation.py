@@ -288,14 +288,17 @@ class Evaluation:
     n_boot: int = 0 # replicates (0: no intervals)
     ci: float = 0.95 # interval coverage
     seed: int = 0 # of the replicates' draws
+    caveats: tuple = () # what the numbers are not (`metrics.run_caveats`): written into every file, shown in every plot
 
     def file_contents(self) -> dict: # {'metrics.csv': bytes, 'metrics.json': bytes}
         "What `save` writes: the table as CSV (with `thresholds_from`) and JSON (protocol, note, sizes, thresholds)."
         meta = {'protocol': self.protocol, 'thresholds_from': self.thresholds_from, 'n_volumes': len(self.probs),
                 'n_patients': self.n_patients, 'n_boot': self.n_boot, 'ci': self.ci, 'seed': self.seed,
                 'thresholds': dict(zip(self.names, map(float, self.thresholds))),
-                'metrics': json.loads(self.table.drop(columns='thresholds_from').to_json(orient='index'))}
-        table = self.table.to_csv(index=True)
+                'metrics': json.loads(self.table.drop(columns='thresholds_from').to_json(orient='index')),
+                'caveats': list(self.caveats)}
+        marked = self.table.assign(caveats='; '.join(self.caveats)) if self.caveats else self.table # on every row
+        table = marked.to_csv(index=True)
         return {'metrics.csv': table.encode('utf-8'), 'metrics.json': json.dumps(meta, indent=2).encode('utf-8')}
 
     def save(self, folder, # written into it: metrics.csv and metrics.json

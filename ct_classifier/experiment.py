@@ -18,7 +18,8 @@ import torch
 from .core import (LABELS, CTRateLayout, append_jsonl, get_logger, pick_device, read_json_file, save_json,
                                 seed_everything)
 from .config import Config, ConfigError, config_hash, config_to_dict, default_config, load_config, save_config
-from .script import Param, call_parse, store_true
+from .script import EXIT_STOPPED, Param, call_parse, store_true
+from .metrics import run_caveats
 from .synthetic import make_synthetic_ct_rate
 from .cleaning import clean_and_prepare_data
 from .sampling import read_split, write_splits
@@ -204,6 +205,10 @@ def check_experiment(cfg:Config, # the experiment (e.g. from `load_config`)
         unfrozen = f' with unfreeze_last {mc.ctclip.unfreeze_last}' if mc.family == 'ctclip' else ''
         raise ConfigError(f"{source}: {prefix}training.from_latents needs model.family 'ctclip' with a frozen encoder "
                           f"(unfreeze_last 0), got {mc.family!r}{unfrozen}")
+    if tc.loss == 'focal' and tc.alpha is not None and tc.class_weights: # both would weight the positive term
+        keys = f"'{prefix}training.alpha' ({tc.alpha:g}) and '{prefix}training.class_weights' (true)"
+        raise ConfigError(f'{source}: keys {keys} '
+                          'both weight the positive term; set one of them: alpha: null, or class_weights: false')
     if tc.wandb:
         try: _import_wandb(tc.wandb) # a missing extra fails before any work
         except ConfigError as e: raise ConfigError(f'{source}: {e}') from None
@@ -318,12 +323,17 @@ def ctc_train(config:str=None, # YAML experiment config (default: the embedded q
         cfg = load_config(run/'config.yaml') # the run continues with the config it started with
     try: t = train_from_config(cfg, run, resume=bool(resume), allow_config_change=allow_config_change)
     finally: close_distributed()
-    if t.rank: return # under torchrun, rank 0 reports
+    if t.rank: # under torchrun, rank 0 reports; every rank of a stopped run exits with EXIT_STOPPED
+        if not t.finished: raise SystemExit(EXIT_STOPPED)
+        return
     print(t.history_table().to_string(float_format=lambda v: f'{v:.4f}'))
     print(f"{'finished' if t.finished else 'stopped; resume with: ctc_train --resume ' + str(t.run_dir)}: {t.run_dir}"
           + (f"; best epoch {t.best['epoch']}, macro {t.metric} {t.best['score']:.4f} on the {t.best['chosen_on']} split" if t.best else '')
           + (f", {t.history[t.best['epoch'] - 1]['valid'][t.metric]['macro']:.4f} on the valid split"
-             if t.best and t.best['chosen_on'] != 'valid' and 'valid' in t.history[t.best['epoch'] - 1] else ''))
+             if t.best and t.best['chosen_on'] != 'valid' and 'valid' in t.history[t.best['epoch'] - 1] else '')
+          + ''.join(f' [{c}]' for c in run_caveats({'complete': t.finished, 'epochs_done': t.epoch, 'epochs': t.epochs,
+                                                    'best': t.best})))
+    if not t.finished: raise SystemExit(EXIT_STOPPED) # a pipeline must not take it for a finished run
 
 # %% ../nbs/06b_experiment.ipynb #e7daa2cb
 def _import_wandb(mode):

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['search_space', 'suggest_params', 'apply_params', 'hpo_stages', 'promoted', 'run_trial', 'open_storage',
-           'trials_table', 'write_study_outputs', 'run_study', 'ctc_hpo']
+           'trials_table', 'write_study_outputs', 'check_objective', 'run_study', 'ctc_hpo']
 
 # %% ../nbs/08_hpo.ipynb #7bee5cd2
 import gc, math, os, re, socket, subprocess, sys, warnings
@@ -226,6 +226,16 @@ def write_study_outputs(study:optuna.Study, # a study run by `run_study`
         out['best_config'] = save_config(apply_params(cfg, best.params, best.user_attrs['seed']), folder/'best_config.yaml')
     return out
 
+# %% ../nbs/08_hpo.ipynb #ad5777fc
+def check_objective(cfg:Config, # the experiment, with its `hpo:` section
+                    source:str='<config>', # names the config file in the message
+                   ):
+    "Refuse an HPO objective on the validation split (no tune split) unless `hpo.objective_on_valid` asks for it."
+    if cfg.sampling.tune_fraction or cfg.hpo.objective_on_valid: return
+    raise ConfigError(f'{source}: sampling.tune_fraction is 0, so the objective would be measured on the '
+                      "validation split that is then reported; give a tune split (e.g. sampling.tune_fraction: 0.1), or set key "
+                      "'hpo.objective_on_valid: true' to search on it anyway (optimistic)")
+
 # %% ../nbs/08_hpo.ipynb #161be937
 def _study(cfg, name, storage, folder, worker=0):
     st = optuna.create_study(study_name=name, storage=open_storage(storage, folder), direction='maximize', load_if_exists=True)
@@ -278,7 +288,7 @@ def run_study(cfg:Config, # the experiment, with its `hpo:` section
     if n_trials < 0: raise ValueError(f'n_trials must be at least 0, got {n_trials}')
     if workers < 1: raise ValueError(f'workers must be at least 1, got {workers}')
     folder, storage = Path(cfg.paths.output_dir)/'hpo'/name, storage or h.storage or None
-    search_space(cfg)
+    search_space(cfg); check_objective(cfg)
     if '://' in str(storage or ''): open_storage(storage, folder) # a bad database URL fails before any work
     data = prepare_data(cfg, progress)
     stages = hpo_stages(cfg)
@@ -322,11 +332,13 @@ def ctc_hpo(config:Param('YAML experiment config with an hpo: section', str, req
     "Staged-by-data hyperparameter search: trials start on the smallest HPO fraction, the top 1/eta go on; writes trials.csv and best_config.yaml."
     cfg = load_config(config)
     check_experiment(cfg, config) # a model or profile that cannot train fails before the study starts
+    check_objective(cfg, config)
     st = run_study(cfg, n_trials, study_name, storage, workers)
     folder = Path(cfg.paths.output_dir)/'hpo'/st.study_name
     table = trials_table(st).drop(columns=['run_dir'])
     if len(table): print(table.to_string(index=False, float_format=lambda v: f'{v:.4g}'))
     done = st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not done: print(f'no trial finished the largest fraction; trials in {folder/"trials.csv"}'); return
-    print(f"best: trial {st.best_trial.number}, {st.user_attrs['objective']} {st.best_value:.4f}; "
+    optimistic = ' (optimistic: the split that is reported)' if 'valid split' in st.user_attrs['objective'] else ''
+    print(f"best: trial {st.best_trial.number}, {st.user_attrs['objective']}{optimistic} {st.best_value:.4f}; "
           f"run it with ctc_train --config {folder/'best_config.yaml'}")

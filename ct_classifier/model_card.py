@@ -15,6 +15,7 @@ import torch
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from safetensors.torch import load_file, save_file
 
+from .metrics import run_caveats
 from .core import (LABELS, atomic_path, check_output_file, pick_device, read_csv_file, read_json_file,
                                 save_json, save_text)
 from .script import Param, call_parse
@@ -146,9 +147,8 @@ def _training_section(cfg, summary:dict, evaluated:Path|None) -> list:
     chosen_on = best.get('chosen_on')
     if best: lines.append(f"- best epoch {best.get('epoch')} by macro {best.get('metric')} {_f(best.get('score'))}, "
                           f'chosen on the {chosen_on} split, where the thresholds were chosen too')
-    if chosen_on == 'valid' or (evaluated is not None and evaluated.stem == chosen_on):
-        lines += ['', f'**The epoch and thresholds were chosen on the {chosen_on} split, the split evaluated here: '
-                  'the numbers below are optimistic.**']
+    caveats = run_caveats(summary, evaluated.stem if evaluated is not None else 'valid') # as ctc_evaluate's outputs
+    lines += [''] + [f'**{c}.**' for c in caveats] if caveats else []
     return lines
 
 def _metrics_section(metrics:dict) -> list:
@@ -221,6 +221,8 @@ def model_card(run, # a run folder that `ctc_train` wrote
     text = [f'<!-- written by {REPORT_MARK}; rerun the command to replace it -->', f'# {run.name}', '',
             f"A 3D chest CT classifier of {cfg.model.num_classes} abnormalities (CT-RATE's labels), trained with "
             f'ct_classifier {version}.{warning}', '',
+            *[line for c in run_caveats(summary, evaluated.stem if evaluated is not None else 'valid')
+              for line in (f'**{c}.**', '')], # what the numbers are not, on top
             '## Intended use', '',
             'Research only: studying classifiers of chest CT. **Not for diagnosis**, triage or any clinical '
             'decision.', '',

@@ -7,7 +7,7 @@ __all__ = ['REPORT_MARK', 'plot_roc', 'plot_pr', 'plot_reliability', 'plot_inter
            'compare_label_sources', 'evaluate_run', 'ctc_evaluate']
 
 # %% ../nbs/07c_report.ipynb #ab12c6cf
-import dataclasses, hashlib
+import dataclasses, hashlib, textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 
 from .core import atomic_write, check_output_file, read_json_file, save_json, save_text
-from .script import Param, call_parse
+from .script import Param, call_parse, store_true
 from .cache import cache_folder
 from .data import CachedVolumeDataset, read_split_table
 from .evaluation import Evaluation, check_n_boot, evaluate
-from .metrics import operating_points
-from .inference import load_run
+from .metrics import operating_points, run_caveats
+from .inference import check_finished, load_run
 from .precision import autocast_for
 from .sampling import split_path
 from .subgroups import (SUBGROUP_ATTRIBUTES, evaluate_subgroups, plot_subgroups, read_subgroups,
@@ -48,6 +48,10 @@ def _grid(n, ncols, size=2.3):
     for ax in axes.flat[n:]: ax.axis('off')
     return fig, axes.flat
 
+def _caveat_note(ev, width=100) -> str:
+    "The caveats of an evaluation (`run_caveats`) as lines under a plot's title; '' without any."
+    return ''.join('\n' + textwrap.fill(c, width) for c in ev.caveats)
+
 REPORT_MARK = 'ct_classifier ctc_evaluate' # in report.md, the PNGs, written_by.json: how a rerun knows its own files
 
 def _save(fig, path):
@@ -71,7 +75,8 @@ def plot_roc(ev:Evaluation, # the result of `evaluate`
         ax.plot(*_operating_point(ev, j)[:2], 'o', c='C3', ms=4)
         ax.set_title(f'{name}\nAUROC {ev.table.loc[name, "auroc"]:.3f}', fontsize=8)
         ax.set(xlim=(0, 1), ylim=(0, 1.01)); ax.set_aspect('equal'); ax.tick_params(labelsize=6)
-    fig.suptitle(f'ROC curves (x: 1 − specificity, y: sensitivity); dots: operating points, {ev.thresholds_from}', fontsize=9)
+    fig.suptitle(f'ROC curves (x: 1 − specificity, y: sensitivity); dots: operating points, {ev.thresholds_from}'
+                 + _caveat_note(ev), fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -92,7 +97,8 @@ def plot_pr(ev:Evaluation, # the result of `evaluate`
         ap = f'AUPRC {ev.table.loc[name, "auprc"]:.3f}, ' if 'auprc' in ev.table else ''
         ax.set_title(f'{name}\n{ap}prevalence {prevalence:.3f}', fontsize=8)
         ax.set(xlim=(0, 1), ylim=(0, 1.01)); ax.set_aspect('equal'); ax.tick_params(labelsize=6)
-    fig.suptitle(f'Precision-recall curves (x: recall, y: precision); dots: operating points, {ev.thresholds_from}', fontsize=9)
+    fig.suptitle(f'Precision-recall curves (x: recall, y: precision); dots: operating points, {ev.thresholds_from}'
+                 + _caveat_note(ev), fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -114,7 +120,9 @@ def plot_reliability(ev:Evaluation, # the result of `evaluate`
     ax.plot([0, 1], [0, 1], ':', c='k', lw=.8)
     ax.set(ylabel='share of positives', xlim=(0, 1), ylim=(0, 1)); ax.legend(fontsize=8, loc='upper left')
     if 'ece' in ev.table: ax.set_title(f'Reliability; ECE {ev.table.loc["macro", "ece"]:.3f} macro'
-                                       + (f', {ev.table.loc["micro", "ece"]:.3f} pooled' if 'micro' in ev.table.index else ''), fontsize=9)
+                                       + (f', {ev.table.loc["micro", "ece"]:.3f} pooled' if 'micro' in ev.table.index else '')
+                                       + _caveat_note(ev, 60), fontsize=9)
+    elif ev.caveats: ax.set_title(_caveat_note(ev, 60).lstrip('\n'), fontsize=9)
     hx.hist(ev.probs.ravel(), bins=edges, color='C0'); hx.set_yscale('log')
     hx.set(xlabel='predicted probability', ylabel='volumes × labels')
     fig.tight_layout()
@@ -138,7 +146,7 @@ def plot_intervals(ev:Evaluation, # the result of `evaluate`, with intervals (`n
     ax.set_yticks(np.arange(len(rows)), rows, fontsize=8)
     ci = f'{ev.ci:.0%} patient-bootstrap intervals ({ev.n_boot} replicates, {ev.n_patients} patients)' if ev.n_boot else 'no intervals'
     note = '' if metric in ('auroc', 'auprc', 'brier', 'ece') else f'\n{ev.thresholds_from}'
-    ax.set_title(f'{metric}: {ci}{note}', fontsize=9); ax.grid(axis='x', lw=.4)
+    ax.set_title(f'{metric}: {ci}{note}' + _caveat_note(ev, 70), fontsize=9); ax.grid(axis='x', lw=.4)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -284,6 +292,7 @@ def _report(ev, im, run, split, folder) -> str:
         f'<!-- written by {REPORT_MARK}; rerun the command to replace it -->',
         f'# Evaluation of `{run.name}` on `{split.name}`', '',
         f'**Macro AUROC {f(t.loc["macro", "auroc"])}**{ci}; macro AUPRC {f(t.loc["macro", "auprc"])}.', '',
+        *[f'**{c}.**\n' for c in ev.caveats], # what these numbers are not (`run_caveats`)
         f'- model: `{im.weights}` ({im.config.model.family}-{im.config.model.variant}, profile `{im.profile.name}`)',
         f'- split: `{split}`: {len(ev.probs)} volumes of {ev.n_patients} patients',
         f'- thresholds: {ev.thresholds_from}',
@@ -320,6 +329,7 @@ def evaluate_run(run_dir, # a run folder that `ctc_train` wrote (config.yaml, be
                  by=(), # attributes of a subgroup section: some of `SUBGROUP_ATTRIBUTES` (needs n_boot >= 100)
                  age_bands=(40, 60, 75), # band edges in years, for `by` 'age'
                  thickness_bands=(1.5, 3.0), # band edges of the slice spacing in mm, for `by` 'thickness'
+                 allow_incomplete:bool=False, # evaluate a run that stopped before its last epoch (every output says so)
                 ) -> dict: # 'evaluation', 'subgroups' (or None), 'folder', 'files', 'label_sources' (or None)
     "Evaluate a run on a split from its cache at its stored thresholds; write the report, metrics, per-volume predictions and plots."
     run = Path(run_dir)
@@ -333,6 +343,7 @@ def evaluate_run(run_dir, # a run folder that `ctc_train` wrote (config.yaml, be
     if not (run/'config.yaml').is_file():
         raise ValueError(f'{run}: not a run folder (no config.yaml); expected a folder that ctc_train wrote')
     im = load_run(run, device=device)
+    check_finished(im, allow_incomplete) # a stopped run: refused before any work, unless asked for
     cfg, default = im.config, split_path(im.config.paths.splits_dir, 'valid')
     split = Path(split) if split is not None else default
     if not split.is_file(): raise ValueError(f'{split}: no such split file' + (" (the run config's validation split)" if split == default else ''))
@@ -355,16 +366,19 @@ def evaluate_run(run_dir, # a run folder that `ctc_train` wrote (config.yaml, be
     src = (f"chosen on {im.thresholds_from}, stored in the run's training_summary.json" if im.thresholds_from.startswith("the run's")
            else im.thresholds_from)
     ev = evaluate(probs, y, pid, thresholds=im.thresholds, n_boot=n_boot, seed=seed, names=list(im.labels))
-    ev = dataclasses.replace(ev, thresholds_from=src, table=ev.table.assign(thresholds_from=src))
+    caveats = run_caveats(im.summary, split.stem) # an incomplete run; a split its choices were made on
+    ev = dataclasses.replace(ev, thresholds_from=src, table=ev.table.assign(thresholds_from=src), caveats=caveats)
     sev = None
     if groups is not None:
-        sev = evaluate_subgroups(probs, y, groups, pid, thresholds=ev.thresholds, thresholds_from=src, n_boot=n_boot,
+        marked = src + ''.join(f' [{c}]' for c in caveats) # the subgroup files say it where they name the thresholds
+        sev = evaluate_subgroups(probs, y, groups, pid, thresholds=ev.thresholds, thresholds_from=marked, n_boot=n_boot,
                                  seed=seed, names=list(im.labels))
     folder.mkdir(parents=True, exist_ok=True)
     files = {name: _write_recorded(data, folder/name) for name, data in ev.file_contents().items()}
     cols = {'VolumeName': ds.names, 'patient_id': pid}
     for j, l in enumerate(im.labels):
         cols[f'{l}_prob'], cols[f'{l}_true'], cols[f'{l}_pred'] = probs[:, j], y[:, j].astype(int), (probs[:, j] >= ev.thresholds[j]).astype(int)
+    if caveats: cols['caveats'] = '; '.join(caveats)
     predictions = pd.DataFrame(cols).to_csv(index=False).encode('utf-8')
     files['predictions.csv'] = _write_recorded(predictions, folder/'predictions.csv')
     for name, plot in (('roc', plot_roc), ('pr', plot_pr), ('reliability', plot_reliability), ('forest', plot_intervals)):
@@ -397,21 +411,27 @@ def ctc_evaluate(run:Param('a run folder that ctc_train wrote (config.yaml, best
                  batch_size:Param('volumes per forward pass', int)=4,
                  by:Param('subgroups to report, comma-separated: some of ' + ','.join(SUBGROUP_ATTRIBUTES), str)=None,
                  age_bands:Param('age band edges in years, e.g. 40,60,75 (with --by age)', str)=None,
-                 thickness_bands:Param('slice-spacing band edges in mm, e.g. 1.5,3 (with --by thickness)', str)=None):
+                 thickness_bands:Param('slice-spacing band edges in mm, e.g. 1.5,3 (with --by thickness)', str)=None,
+                 allow_incomplete:Param('evaluate a run that stopped before its last epoch (refused otherwise); every '
+                                        'output then says so', store_true)=False):
     "Evaluate a trained run on a split: markdown report, metrics CSV and JSON, per-volume predictions and plots, in the run folder."
     attributes = tuple(a.strip() for a in by.split(',') if a.strip()) if by else ()
     bands = dict(age_bands=_numbers('--age-bands', age_bands, (40, 60, 75)),
                  thickness_bands=_numbers('--thickness-bands', thickness_bands, (1.5, 3.0)))
-    r = evaluate_run(run, split, out, n_boot, device, batch_size, by=attributes, **bands)
+    r = evaluate_run(run, split, out, n_boot, device, batch_size, by=attributes, allow_incomplete=allow_incomplete,
+                     **bands)
     ev = r['evaluation']; t = ev.table.loc['macro']
     ci = f" ({t['auroc_lo']:.3f}–{t['auroc_hi']:.3f})" if 'auroc_lo' in t else ''
-    print(f"macro AUROC {t['auroc']:.3f}{ci} on {len(ev.probs)} volumes of {ev.n_patients} patients; thresholds {ev.thresholds_from}: {r['folder']/'report.md'}")
+    marks = ''.join(f' [{c}]' for c in ev.caveats) # on every line that shows numbers
+    print(f"macro AUROC {t['auroc']:.3f}{ci} on {len(ev.probs)} volumes of {ev.n_patients} patients; "
+          f"thresholds {ev.thresholds_from}: "
+          f"{r['folder']/'report.md'}{marks}")
     if r['label_sources'] is not None: # a gold split: the line above is against its manual labels
         both = r['label_sources'].loc['macro']
         print(f"macro AUROC {both.auroc_predicted:.3f} against CT-RATE's predicted labels of the same volumes (above: "
-              f"{both.auroc_manual:.3f} against the manual labels): {r['folder']/'label_sources.csv'}")
+              f"{both.auroc_manual:.3f} against the manual labels): {r['folder']/'label_sources.csv'}{marks}")
     if r['subgroups'] is not None:
         said = r['subgroups'].sentences()
         differ = f'{len(said)} differ from the rest' if said else 'none differs from the rest'
         print(f"subgroups ({', '.join(attributes)}): {differ}: {r['folder']/'subgroups.csv'}")
-        for line in said: print(f'  {line}')
+        for line in said: print(f'  {line}{marks}')
