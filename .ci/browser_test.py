@@ -37,13 +37,15 @@ def free_port() -> int:
 def start_lab(root: Path, port: int, token: str, log):
     "JupyterLab on 127.0.0.1:port serving `root`, settings and workspaces in `root/.lab`, PATH without this venv's bin."
     bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, 'PATH': os.pathsep.join(p for p in os.environ.get('PATH', '').split(os.pathsep) if p and p != bin_dir),
+    path = os.pathsep.join(p for p in os.environ.get('PATH', '').split(os.pathsep) if p and p != bin_dir)
+    env = {**os.environ, 'PATH': path,
            'JUPYTER_CONFIG_DIR': str(root/'.lab/config'), 'JUPYTER_RUNTIME_DIR': str(root/'.lab/runtime')}
     env.pop('VIRTUAL_ENV', None)
     settings = root/'.lab/settings'
     for ext, values in {'@jupyterlab/notebook-extension/tracker': {'windowingMode': 'none'}, # every cell in the page
                         '@jupyterlab/docmanager-extension/plugin': {'autosave': False},
-                        '@jupyterlab/apputils-extension/notification': {'checkForUpdates': False, 'fetchNews': 'false'}}.items():
+                        '@jupyterlab/apputils-extension/notification': {'checkForUpdates': False,
+                                                                        'fetchNews': 'false'}}.items():
         pkg, name = ext.rsplit('/', 1)
         (settings/pkg).mkdir(parents=True, exist_ok=True)
         (settings/pkg/f'{name}.jupyterlab-settings').write_text(json.dumps(values))
@@ -54,7 +56,8 @@ def start_lab(root: Path, port: int, token: str, log):
     lab = subprocess.Popen(argv, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     t0 = time.time()
     while time.time() - t0 < 120:
-        if lab.poll() is not None: raise RuntimeError(f'JupyterLab ended (exit status {lab.returncode}); see {log.name}')
+        if lab.poll() is not None:
+            raise RuntimeError(f'JupyterLab ended (exit status {lab.returncode}); see {log.name}')
         try:
             with urllib.request.urlopen(f'http://127.0.0.1:{port}/api/status?token={token}', timeout=2): return lab
         except OSError: time.sleep(0.5)
@@ -74,7 +77,8 @@ RUN_ALL = """async (path) => {
 STATE = """() => {
   const panel = window._ctc_panel, kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
   const cells = panel.content.widgets.filter(c => c.model.type === 'code');
-  const pending = cells.filter(c => { const p = c.node.querySelector('.jp-InputPrompt'); return p && p.textContent.includes('*'); }).length;
+  const prompt = c => c.node.querySelector('.jp-InputPrompt');
+  const pending = cells.filter(c => prompt(c) && prompt(c).textContent.includes('*')).length;
   return {status: kernel ? kernel.status : 'none', pending};
 }"""
 
@@ -154,7 +158,8 @@ def run_notebook(page, base: str, name: str, shots: Path, timeout: float) -> tup
     "(ok, one-line report) for one notebook, run all in the browser."
     t0, stem = time.time(), Path(name).stem
     page.goto(f'{base}/lab?reset', wait_until='domcontentloaded')
-    page.wait_for_function('() => window.jupyterapp && window.jupyterapp.commands.hasCommand("notebook:run-all-cells")', timeout=120_000)
+    ready = '() => window.jupyterapp && window.jupyterapp.commands.hasCommand("notebook:run-all-cells")'
+    page.wait_for_function(ready, timeout=120_000)
     page.evaluate(RUN_ALL, f'nbs/{name}')
     finished = wait_idle(page, timeout)
     nb = nbformat.from_dict(page.evaluate(MODEL))
@@ -165,7 +170,8 @@ def run_notebook(page, base: str, name: str, shots: Path, timeout: float) -> tup
     if finished and stem == '06b_experiment': problems += check_live_plot(page, shots, stem)
     page.screenshot(path=str(shots/f'{stem}.png'))
     n = sum(c.cell_type == 'code' for c in nb.cells)
-    images = sum('image/png' in o.get('data', {}) for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', []))
+    outputs = [o for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', [])]
+    images = sum('image/png' in o.get('data', {}) for o in outputs)
     line = f'{name}: {n} cells run in JupyterLab, {images} figures, {time.time() - t0:.0f} s'
     return (False, f'{line}: FAILED: ' + '; '.join(problems)) if problems else (True, line)
 
@@ -198,10 +204,12 @@ def main():
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=a.chromium, args=['--no-sandbox', '--disable-dev-shm-usage'])
             page = browser.new_page(viewport={'width': 1400, 'height': 1600})
-            page.goto(f'http://127.0.0.1:{port}/lab?token={token}', wait_until='domcontentloaded') # the token becomes a cookie
+            page.goto(f'http://127.0.0.1:{port}/lab?token={token}', wait_until='domcontentloaded') # token → cookie
             for p in paths:
                 try: ok, line = run_notebook(page, f'http://127.0.0.1:{port}', p.name, shots, a.timeout)
-                except Exception as e: ok, line = False, f'{p.name}: FAILED: {type(e).__name__}: {str(e).strip().splitlines()[0][:300]}'
+                except Exception as e:
+                    why = (str(e).strip().splitlines() or [''])[0][:300]
+                    ok, line = False, f'{p.name}: FAILED: {type(e).__name__}: {why}'
                 print(('ok   ' if ok else 'FAIL ') + line, flush=True); results.append(ok)
                 try: page.evaluate(CLOSE) # its kernel shut down, the notebook closed unsaved
                 except Exception: pass
