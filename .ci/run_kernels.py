@@ -10,7 +10,7 @@ matter says `skip_exec: true`.
 Besides "no cell raised", it checks what a reader of the docs sees: every visible (not `#| hide`) cell that calls a
 plotting function (`show_slices`, `slice_viewer`, `plot_*`, `plt.`) must display a figure (image/png) or a widget.
 
-Usage: python .ci/run_kernels.py [--flags "slow gpu"] [--workers 2] [--timeout 480] [NOTEBOOK ...]
+Usage: python .ci/run_kernels.py [--flags "slow gpu"] [--workers 2] [--timeout 480] [--exclude NAME,NAME] [NOTEBOOK ...]
 Prints one line per notebook and ends with "N passed, N failed"; exits 1 if any notebook failed.
 """
 import argparse, configparser, re, sys, time
@@ -133,10 +133,12 @@ def main():
     ap.add_argument('--flags', default='', help='tst_flags to run too, e.g. "slow gpu" (default: none, as nbdev_test)')
     ap.add_argument('--workers', type=int, default=2, help='notebooks run at once (default: 2)')
     ap.add_argument('--timeout', type=int, default=480, help='seconds one cell may take before the notebook is retried once in a new kernel (default: 480)')
+    ap.add_argument('--exclude', default='', help='notebook names not to run here, comma-separated (e.g. those the browser test ran in a real kernel)')
     a = ap.parse_args()
     ini = configparser.ConfigParser(); ini.read(ROOT/'settings.ini')
     tst_flags = set(ini['DEFAULT'].get('tst_flags', '').split())
     nbs = [Path(p).resolve() for p in a.notebooks] or sorted(p for p in (ROOT/'nbs').glob('*.ipynb') if not p.name.startswith(('_', '.')))
+    for p in [p for p in nbs if p.name in a.exclude.split(',')]: print(f'skip {p.name}: run in a real kernel by the browser test'); nbs.remove(p)
     t0, results = time.time(), []
     with ThreadPoolExecutor(a.workers) as ex:
         for ok, line in ex.map(lambda p: run(p, set(a.flags.split()), tst_flags, a.timeout), nbs):

@@ -145,6 +145,8 @@ class HPOConfig:
     study_name: str = '' # '' = the experiment's name
     seed: int = 0 # the TPE sampler's seed
     objective_on_valid: bool = False # true: allow an objective on the validation split (no tune split); optimistic
+    heartbeat_interval: int = 60 # database storage: seconds between a running trial's heartbeats
+    grace_period: int = 180 # database storage: a running trial without a heartbeat for this long is failed and retried once
 
 # %% ../nbs/00c_config.ipynb #8cfd6782
 @dataclass
@@ -200,6 +202,8 @@ _CHECKS = { # (section, key) → (test of the typed value, what is expected); fl
     (TrainingConfig, 'workers'): (lambda v: v >= 0, 'a number of processes from 0'),
     (HPOParamConfig, 'choices'): (lambda v: all(x is None or isinstance(x, (bool, int, float, str)) for x in v), 'YAML scalars (numbers, strings, booleans, null)'),
     (HPOParamConfig, 'step'): (lambda v: v is None or v > 0, 'a positive step or null'),
+    (HPOConfig, 'heartbeat_interval'): (lambda v: v >= 1, 'at least 1 second'),
+    (HPOConfig, 'grace_period'): (lambda v: v >= 1, 'at least 1 second'),
     (HPOConfig, 'fractions'): (lambda v: all(0 < f <= 1 for f in v), 'fractions in (0, 1]'),
     (HPOConfig, 'n_trials'): (lambda v: v >= 1, 'at least 1 trial'),
     (HPOConfig, 'eta'): (lambda v: v >= 2, 'a reduction factor of at least 2'),

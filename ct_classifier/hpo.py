@@ -7,7 +7,7 @@ __all__ = ['search_space', 'suggest_params', 'apply_params', 'hpo_stages', 'prom
            'trials_table', 'write_study_outputs', 'check_objective', 'run_study', 'ctc_hpo']
 
 # %% ../nbs/08_hpo.ipynb #7bee5cd2
-import gc, math, os, re, socket, subprocess, sys, warnings
+import gc, math, os, re, socket, subprocess, sys, time, warnings
 from copy import deepcopy
 from pathlib import Path
 
@@ -149,7 +149,7 @@ def run_trial(trial:optuna.Trial, # the trial, from `study.optimize` or `study.a
 # %% ../nbs/08_hpo.ipynb #5a7b87e3
 _TIMEOUT_DRIVERS = ('psycopg', 'psycopg2', 'pymysql', 'mysqldb') # they take connect_args={'connect_timeout': seconds}
 # a database driver's module → what pip installs
-_DRIVER_PACKAGES = {'psycopg': "'psycopg[binary]'", 'psycopg2': 'psycopg2-binary',
+_DRIVER_PACKAGES = {'psycopg': "'ct_classifier[postgres]'", 'psycopg2': 'psycopg2-binary',
                     'pymysql': 'PyMySQL', 'MySQLdb': 'mysqlclient'}
 
 def _shown_url(storage:str) -> str:
@@ -157,7 +157,21 @@ def _shown_url(storage:str) -> str:
     try: return sqlalchemy.engine.make_url(storage).render_as_string(hide_password=True)
     except Exception: return re.sub(r'(://[^/@:]*:)[^/@]*@', r'\1***@', storage)
 
-def _rdb_storage(url:str):
+def _postgres_driver(parsed):
+    "A plain postgresql:// URL with the driver of `ct_classifier[postgres]` (psycopg 3), or psycopg2 where only it is installed."
+    from importlib.util import find_spec
+    if parsed.drivername != 'postgresql' or (find_spec('psycopg2') and not find_spec('psycopg')): return parsed
+    return parsed.set(drivername='postgresql+psycopg')
+
+def _new_rdb_storage(url, kw, tries=3):
+    "Optuna's `RDBStorage`; workers that create a new database's tables at the same moment collide, and the loser retries."
+    for attempt in range(tries):
+        try: return optuna.storages.RDBStorage(url, **kw)
+        except sqlalchemy.exc.IntegrityError: # PostgreSQL: duplicate key ... "pg_type_typname_nsp_index"
+            if attempt == tries - 1: raise
+            time.sleep(0.5)
+
+def _rdb_storage(url:str, heartbeat_interval:int=60, grace_period:int=180):
     "An `RDBStorage` with heartbeats on `url`; a bad URL, a missing driver or a failed connection is one line."
     shown = _shown_url(url)
     example = 'expected a URL such as postgresql://user@host/db or sqlite:///path/optuna.db, or a journal file'
@@ -166,15 +180,16 @@ def _rdb_storage(url:str):
     if parsed.get_backend_name() == 'sqlite' and parsed.database not in (None, '', ':memory:'):
         where = Path(parsed.database).parent.absolute()
         if not where.is_dir(): raise ValueError(f"storage {shown}: the SQLite file's folder {where} does not exist")
-    kw = dict(heartbeat_interval=60, grace_period=180)
+    if parsed.get_backend_name() == 'postgresql': parsed = _postgres_driver(parsed)
+    kw = dict(heartbeat_interval=heartbeat_interval, grace_period=grace_period)
     try:
-        if parsed.get_driver_name() in _TIMEOUT_DRIVERS: kw['engine_kwargs'] = {'connect_args': {'connect_timeout': 10}}
+        if parsed.get_driver_name() in _TIMEOUT_DRIVERS: kw['engine_kwargs'] = {'connect_args': {'connect_timeout': 5}}
         with warnings.catch_warnings():
             warnings.simplefilter('ignore', optuna.exceptions.ExperimentalWarning)
             retry = getattr(optuna.storages, 'RetryHeartbeatStaleTrialCallback', None)
             if retry is not None: kw['heartbeat_stale_trial_callback'] = retry(max_retry=1)
             else: kw['failed_trial_callback'] = optuna.storages.RetryFailedTrialCallback(max_retry=1)
-            return optuna.storages.RDBStorage(url, **kw)
+            return _new_rdb_storage(parsed.render_as_string(hide_password=False), kw)
     except sqlalchemy.exc.NoSuchModuleError:
         raise ValueError(f'storage {shown}: SQLAlchemy knows no database {parsed.drivername!r}; {example}') from None
     except ImportError as e: # optuna's, raised from the driver's ModuleNotFoundError
@@ -189,10 +204,12 @@ def _rdb_storage(url:str):
 
 def open_storage(storage:str|Path|None, # a database URL, or a journal file (relative: in `folder`; None or '': `journal.log`)
                  folder:str|Path, # the study's folder
+                 heartbeat_interval:int=60, # a database: seconds between a running trial's heartbeats
+                 grace_period:int=180, # a database: seconds without a heartbeat after which a running trial is failed and retried
                 ):
     "The study's storage: an `RDBStorage` with heartbeats for a URL, else a `JournalStorage` on a file."
     storage = str(storage or 'journal.log')
-    if '://' in storage: return _rdb_storage(storage)
+    if '://' in storage: return _rdb_storage(storage, heartbeat_interval, grace_period)
     path = Path(folder)/storage # a relative file is in the study's folder
     path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
@@ -238,7 +255,8 @@ def check_objective(cfg:Config, # the experiment, with its `hpo:` section
 
 # %% ../nbs/08_hpo.ipynb #161be937
 def _study(cfg, name, storage, folder, worker=0):
-    st = optuna.create_study(study_name=name, storage=open_storage(storage, folder), direction='maximize', load_if_exists=True)
+    opened = open_storage(storage, folder, cfg.hpo.heartbeat_interval, cfg.hpo.grace_period)
+    st = optuna.create_study(study_name=name, storage=opened, direction='maximize', load_if_exists=True)
     st.sampler = optuna.samplers.TPESampler(seed=cfg.hpo.seed + 1000*worker + len(st.get_trials(deepcopy=False)))
     return st
 
