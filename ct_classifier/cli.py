@@ -21,6 +21,9 @@ from .ctclip import save_random_ctclip_checkpoint
 from .experiment import check_experiment, prepare_data, train_from_config
 from .report import evaluate_run
 
+# %% ../nbs/09_cli.ipynb #4b651122
+from .provenance import identity_changes, run_identity
+
 # %% ../nbs/09_cli.ipynb #b8834980
 def rebase_paths(cfg:Config, # an experiment
                  out:str|Path, # the folder that is to hold everything
@@ -37,12 +40,12 @@ def rebase_paths(cfg:Config, # an experiment
 def find_run(output_dir:str|Path, # where the run folders are (`paths.output_dir`)
              cfg:Config, # the config the run must have been trained with (compared by `config_hash`)
             ) -> tuple: # (the run folder or None, 'finished', 'unfinished' or None)
-    "The newest finished run folder under `output_dir` whose config.yaml has `cfg`'s hash, else the newest unfinished one that can resume."
-    want, found = config_hash(cfg), {}
+    "The newest finished run of `cfg` under `output_dir` on today's data and code, else the newest unfinished one."
+    want, now, found = config_hash(cfg), run_identity(cfg), {}
     for d in sorted(Path(output_dir).glob('run_*')):
         try: same = (d/'config.yaml').is_file() and config_hash(load_config(d/'config.yaml')) == want
         except (ValueError, OSError): same = False # a run folder of another version, or not one at all: not ours to reuse
-        if not same: continue
+        if not same or identity_changes(d, now): continue # another config, other data or other code: not current
         try: complete = read_json_file(d/'training_summary.json', 'a training summary').get('complete') is True
         except (ValueError, OSError, AttributeError): complete = False
         if complete and (d/'best_model.pth').is_file(): found['finished'] = d
@@ -98,13 +101,18 @@ def _data_stages(cfg, profiles, progress, say) -> dict:
     out['cache'] = folders
     return out
 
+def _made(path) -> str:
+    "When a result file was written, as the stage lines and the report give it."
+    return 'made ' + time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(Path(path).stat().st_mtime))
+
 class _Stopped(Exception):
     "A training run stopped on request (SIGTERM, Ctrl-C): the whole job stops, and its next call resumes the run."
 
 def _train_stage(name, cfg, retrain, progress, say) -> Path:
     "Reuse the finished run of this config, resume its unfinished one, or train anew; the run folder."
     run, state = (None, None) if retrain else find_run(cfg.paths.output_dir, cfg)
-    if state == 'finished': say(f'{name} training', 'reused', f'finished run {run}'); return run
+    if state == 'finished':
+        say(f'{name} training', 'reused', f"finished run {run}, {_made(run/'training_summary.json')}"); return run
     t = train_from_config(cfg, run, resume=state == 'unfinished', progress=progress)
     if not t.finished: raise _Stopped(f'training stopped before its last epoch; run ctc_demo again to resume {t.run_dir}')
     best = f"; best epoch {t.best['epoch']} (chosen on {t.best['chosen_on']})" if t.best else ''
@@ -122,7 +130,8 @@ def _evaluation_is_fresh(run, cfg) -> bool:
 
 def _evaluate_stage(name, cfg, run, say) -> dict:
     "Evaluate `run` on the validation split with patient-bootstrap intervals (or reuse that evaluation); its numbers."
-    if _evaluation_is_fresh(run, cfg): say(f'{name} evaluation', 'reused', str(run/'evaluation'))
+    made = _made(run/'evaluation/metrics.json') if _evaluation_is_fresh(run, cfg) else None
+    if made: say(f'{name} evaluation', 'reused', f"{run/'evaluation'}, {made}")
     else:
         evaluate_run(run, n_boot=cfg.demo.n_boot, device=cfg.device, seed=cfg.seed)
         say(f'{name} evaluation', 'done', str(run/'evaluation'))
@@ -187,6 +196,9 @@ def demo_report(cfg:Config, # the experiment
         if 'run' in r: lines.append(f"- {n} run folder: `{r['run']}`")
         if 'evaluation' in r: lines.append(f"- {n} evaluation (report, metrics, predictions, plots): `{r['evaluation']}`")
     lines += [f'- this report: `{folder/"report.md"}`', '', '## Stages', '', *[f'- {s}' for s in res['stages']], '']
+    reused = [s for s in res['stages'] if ': reused (' in s and ', made ' in s]
+    intro = 'Made by an earlier call with the same config, data (by content) and code:'
+    if reused: lines += ['## Reused results', '', intro, '', *[f'- {s}' for s in reused], '']
     folder.mkdir(parents=True, exist_ok=True)
     return save_text('\n'.join(lines), folder/'report.md')
 

@@ -211,6 +211,13 @@ def _interval(reps, point, ci, method, jack=None):
         out[:, r] = np.quantile(b, norm.cdf(z0 + (z0 + z)/(1 - acc*(z0 + z))))
     return out
 
+def _fixed_macro(reps, point, C):
+    "Each replicate's macro column `C` over the labels with the metric on the evaluated set; nan where one has none."
+    for k, v in reps.items():
+        keep = ~np.isnan(point[k][:C])
+        v[:, C] = v[:, :C][:, keep].mean(1) if keep.any() else np.nan
+    return reps
+
 def _bootstrap(p, y, pred, patient_ids, n_boot, ci, method, seed, protocol, micro, n_bins):
     "Point values, (lower, upper) limits and replicates of every metric: dicts of `(R,)`, `(2, R)`, `(B, R)` arrays."
     if method not in ('percentile', 'bca'): raise ValueError(f"method must be 'percentile' or 'bca', got {method!r}")
@@ -221,8 +228,8 @@ def _bootstrap(p, y, pred, patient_ids, n_boot, ci, method, seed, protocol, micr
     f = lambda counts: _rows(p, y, pred, counts, protocol, n_bins, micro, prep)
     per_row = len(p)
     point = {k: v[0] for k, v in f(np.ones((1, P))).items()}
-    reps = _over_chunks(f, _replicate_counts(P, n_boot, seed), per_row)
-    jack = _over_chunks(f, 1 - np.eye(P, dtype=np.int64), per_row) if method == 'bca' else {}
+    reps = _fixed_macro(_over_chunks(f, _replicate_counts(P, n_boot, seed), per_row), point, p.shape[1])
+    jack = _fixed_macro(_over_chunks(f, 1 - np.eye(P, dtype=np.int64), per_row), point, p.shape[1]) if method == 'bca' else {}
     return point, {k: _interval(v, point[k], ci, method, jack.get(k)) for k, v in reps.items()}, reps
 
 # %% ../nbs/07_evaluation.ipynb #3134a95b
@@ -422,6 +429,7 @@ def compare_models(probs_a, # (N, C) one model's probabilities
             a, b = _rank_sums(oa, W)[0], _rank_sums(ob, W)[0]
             return {'a': np.column_stack([a, np.nanmean(a, 1)]), 'b': np.column_stack([b, np.nanmean(b, 1)])}
     point, reps = f(np.ones((1, P))), _over_chunks(f, _replicate_counts(P, n_boot, seed), 2*len(y))
+    reps = _fixed_macro(reps, {k: v[0] for k, v in point.items()}, len(names)) # the macro over one label set throughout
     lo, hi = _interval(reps['a'] - reps['b'], None, ci, 'percentile')
     dl = delong_test(pa, pb, y, names)
     return pd.DataFrame({'auroc_a': point['a'][0], 'auroc_b': point['b'][0], 'diff': point['a'][0] - point['b'][0],

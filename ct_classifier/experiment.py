@@ -32,6 +32,9 @@ from .training import FocalLoss, Trainer, class_weights, read_checkpoint
 from .precision import resolve_precision
 from .distributed import close_distributed, init_distributed, rank_and_world, run_on_main
 
+# %% ../nbs/06b_experiment.ipynb #28e07ae4
+from .provenance import record_run_identity
+
 # %% ../nbs/06b_experiment.ipynb #d33c6550
 def new_run_dir(output_dir:str|Path, # e.g. `output`
                 model:str, # the model family, e.g. 'resnet'
@@ -245,6 +248,7 @@ def train_from_config(cfg:Config, # the experiment
             d = Path(d) if d else new_run_dir(cfg.paths.output_dir, mc.family, mc.variant)
             d.mkdir(parents=True, exist_ok=True); lock = RunLock(d).acquire()
             save_config(cfg, d/'config.yaml'); record_run_config(d, cfg)
+            record_run_identity(d, cfg, hpo_fraction) # the data are ready: what the run reads
             return d
         new_run = None if resume else lambda: run_on_main(start, run_dir) # by rank 0, once the data are ready
         return _train(cfg, run_dir, state, info, progress, hpo_fraction, new_run)
