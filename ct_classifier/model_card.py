@@ -54,13 +54,15 @@ def card_eval_results(metrics:dict, # metrics.json as read (`Evaluation.save` wr
                       dataset_name:str, # 'CT-RATE' or 'synthetic CT-RATE'
                       dataset_type:str, # the dataset's Hub id, e.g. 'ibrahimhamamci/CT-RATE'
                       split:str, # the split's name, e.g. 'valid'
+                      caveats=(), # what the numbers are not (`run_caveats`): each name carries their short forms
                      ) -> list: # of `EvalResult`; `metric_config` holds the row ('macro' or a label)
     "An `EvalResult` per point estimate of metrics.json's macro row and per label's AUROC; undefined ones left out."
     rows = metrics['metrics']
     pairs = [('macro', m) for m, v in rows['macro'].items() if m in _CARD_METRICS and v is not None]
     labels = [row for row in rows if row not in ('macro', 'micro')]
     pairs += [(label, 'auroc') for label in labels if rows[label].get('auroc') is not None]
-    def name(row, m): return f'{row} {_CARD_METRICS[m]}' if row == 'macro' else f'{_CARD_METRICS[m]}: {row}'
+    marks = ''.join(f" [{caveat.split(':')[0]}]" for caveat in caveats) # e.g. ' [optimistic]', as in the card's text
+    def name(row, m): return (f'{row} {_CARD_METRICS[m]}' if row == 'macro' else f'{_CARD_METRICS[m]}: {row}') + marks
     return [EvalResult(task_type='image-classification', task_name=_TASK, dataset_type=dataset_type,
                        dataset_name=dataset_name, dataset_split=split, metric_type=m, metric_value=rows[row][m],
                        metric_config=row, metric_name=name(row, m))
@@ -211,7 +213,8 @@ def model_card(run, # a run folder that `ctc_train` wrote
     summary = read_json_file(run/'training_summary.json', 'a training summary') if has_summary else {}
     synthetic, evaluated = is_synthetic_data(cfg.paths.data_root), _evaluated_split(cfg, folder, split)
     dataset = ('synthetic CT-RATE', 'synthetic-ct-rate') if synthetic else ('CT-RATE', CT_RATE_HUB)
-    results = card_eval_results(metrics, *dataset, evaluated.stem if evaluated is not None else 'unknown')
+    caveats = run_caveats(summary, evaluated.stem if evaluated is not None else 'valid') # as ctc_evaluate's outputs
+    results = card_eval_results(metrics, *dataset, evaluated.stem if evaluated is not None else 'unknown', caveats)
     data = ModelCardData(model_name=run.name, eval_results=results, pipeline_tag='image-classification',
                          library_name='pytorch', datasets=None if synthetic else [CT_RATE_HUB],
                          tags=['medical-imaging', 'chest-ct', '3d', 'multi-label', 'ct_classifier'])
@@ -221,8 +224,7 @@ def model_card(run, # a run folder that `ctc_train` wrote
     text = [f'<!-- written by {REPORT_MARK}; rerun the command to replace it -->', f'# {run.name}', '',
             f"A 3D chest CT classifier of {cfg.model.num_classes} abnormalities (CT-RATE's labels), trained with "
             f'ct_classifier {version}.{warning}', '',
-            *[line for c in run_caveats(summary, evaluated.stem if evaluated is not None else 'valid')
-              for line in (f'**{c}.**', '')], # what the numbers are not, on top
+            *[line for caveat in caveats for line in (f'**{caveat}.**', '')], # what the numbers are not, on top
             '## Intended use', '',
             'Research only: studying classifiers of chest CT. **Not for diagnosis**, triage or any clinical '
             'decision.', '',
