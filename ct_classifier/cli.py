@@ -139,7 +139,8 @@ def _evaluate_stage(name, cfg, run, say) -> dict:
     m = meta['metrics']
     return {'evaluation': run/'evaluation', 'auroc': m['macro']['auroc'], 'lo': m['macro'].get('auroc_lo'), 'hi': m['macro'].get('auroc_hi'),
             'ci': meta['ci'], 'n_volumes': meta['n_volumes'], 'n_patients': meta['n_patients'],
-            'per_label': {l: (v['auroc'], v.get('auroc_lo'), v.get('auroc_hi')) for l, v in m.items() if l not in ('macro', 'micro')},
+            'per_label': {label: (v['auroc'], v.get('auroc_lo'), v.get('auroc_hi')) for label, v in m.items()
+                          if label not in ('macro', 'micro')},
             'caveats': tuple(meta.get('caveats', ())), # what the numbers are not (`run_caveats`)
            }
 

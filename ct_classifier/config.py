@@ -146,7 +146,7 @@ class HPOConfig:
     seed: int = 0 # the TPE sampler's seed
     objective_on_valid: bool = False # true: allow an objective on the validation split (no tune split); optimistic
     heartbeat_interval: int = 60 # database storage: seconds between a running trial's heartbeats
-    grace_period: int = 180 # database storage: a running trial without a heartbeat for this long is failed and retried once
+    grace_period: int = 180 # database storage: a running trial without a heartbeat this long is failed, retried once
 
 # %% ../nbs/00c_config.ipynb #8cfd6782
 @dataclass

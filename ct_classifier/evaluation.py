@@ -229,7 +229,8 @@ def _bootstrap(p, y, pred, patient_ids, n_boot, ci, method, seed, protocol, micr
     per_row = len(p)
     point = {k: v[0] for k, v in f(np.ones((1, P))).items()}
     reps = _fixed_macro(_over_chunks(f, _replicate_counts(P, n_boot, seed), per_row), point, p.shape[1])
-    jack = _fixed_macro(_over_chunks(f, 1 - np.eye(P, dtype=np.int64), per_row), point, p.shape[1]) if method == 'bca' else {}
+    leave_one_out = 1 - np.eye(P, dtype=np.int64) # the jackknife's replicates: each patient left out once
+    jack = _fixed_macro(_over_chunks(f, leave_one_out, per_row), point, p.shape[1]) if method == 'bca' else {}
     return point, {k: _interval(v, point[k], ci, method, jack.get(k)) for k, v in reps.items()}, reps
 
 # %% ../nbs/07_evaluation.ipynb #3134a95b

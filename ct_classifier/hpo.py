@@ -158,13 +158,13 @@ def _shown_url(storage:str) -> str:
     except Exception: return re.sub(r'(://[^/@:]*:)[^/@]*@', r'\1***@', storage)
 
 def _postgres_driver(parsed):
-    "A plain postgresql:// URL with the driver of `ct_classifier[postgres]` (psycopg 3), or psycopg2 where only it is installed."
+    "A plain postgresql:// URL with the driver of `ct_classifier[postgres]` (psycopg 3), or psycopg2 where only it is."
     from importlib.util import find_spec
     if parsed.drivername != 'postgresql' or (find_spec('psycopg2') and not find_spec('psycopg')): return parsed
     return parsed.set(drivername='postgresql+psycopg')
 
 def _new_rdb_storage(url, kw, tries=3):
-    "Optuna's `RDBStorage`; workers that create a new database's tables at the same moment collide, and the loser retries."
+    "Optuna's `RDBStorage`; workers creating a new database's tables at the same moment collide: the loser retries."
     for attempt in range(tries):
         try: return optuna.storages.RDBStorage(url, **kw)
         except sqlalchemy.exc.IntegrityError: # PostgreSQL: duplicate key ... "pg_type_typname_nsp_index"
@@ -205,7 +205,7 @@ def _rdb_storage(url:str, heartbeat_interval:int=60, grace_period:int=180):
 def open_storage(storage:str|Path|None, # a database URL, or a journal file (relative: in `folder`; None or '': `journal.log`)
                  folder:str|Path, # the study's folder
                  heartbeat_interval:int=60, # a database: seconds between a running trial's heartbeats
-                 grace_period:int=180, # a database: seconds without a heartbeat after which a running trial is failed and retried
+                 grace_period:int=180, # a database: seconds without heartbeat before a running trial fails
                 ):
     "The study's storage: an `RDBStorage` with heartbeats for a URL, else a `JournalStorage` on a file."
     storage = str(storage or 'journal.log')
@@ -250,7 +250,8 @@ def check_objective(cfg:Config, # the experiment, with its `hpo:` section
     "Refuse an HPO objective on the validation split (no tune split) unless `hpo.objective_on_valid` asks for it."
     if cfg.sampling.tune_fraction or cfg.hpo.objective_on_valid: return
     raise ConfigError(f'{source}: sampling.tune_fraction is 0, so the objective would be measured on the '
-                      "validation split that is then reported; give a tune split (e.g. sampling.tune_fraction: 0.1), or set key "
+                      "validation split that is then reported; give a tune split (e.g. sampling.tune_fraction: 0.1), "
+                      "or set key "
                       "'hpo.objective_on_valid: true' to search on it anyway (optimistic)")
 
 # %% ../nbs/08_hpo.ipynb #161be937

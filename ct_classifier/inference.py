@@ -239,7 +239,8 @@ def _is_predictions_csv(path) -> bool:
 
 @call_parse
 def ctc_infer(model:Param('a run folder (config.yaml, best_model.pth, training_summary.json) or a weights file (.pth)', str, required=True)=None,
-              input:Param('a NIfTI file, a DICOM series (a folder of its files), or a folder of them (searched at any depth)',
+              input:Param('a NIfTI file, a DICOM series (a folder of its files), or a folder of them '
+                          '(searched at any depth)',
                           str, required=True)=None,
               output:Param('the predictions CSV to write (never over a file this command did not write)', str, required=True)=None,
               config:Param('the experiment config (YAML) of a weights file outside its run folder', str)=None,

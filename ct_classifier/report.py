@@ -119,9 +119,10 @@ def plot_reliability(ev:Evaluation, # the result of `evaluate`
         ax.plot(*points(ev.probs[:, j], ev.labels[:, j]), '-', c='grey', lw=.6, alpha=.5, label='each label' if j == 0 else None)
     ax.plot([0, 1], [0, 1], ':', c='k', lw=.8)
     ax.set(ylabel='share of positives', xlim=(0, 1), ylim=(0, 1)); ax.legend(fontsize=8, loc='upper left')
-    if 'ece' in ev.table: ax.set_title(f'Reliability; ECE {ev.table.loc["macro", "ece"]:.3f} macro'
-                                       + (f', {ev.table.loc["micro", "ece"]:.3f} pooled' if 'micro' in ev.table.index else '')
-                                       + _caveat_note(ev, 60), fontsize=9)
+    if 'ece' in ev.table:
+        pooled = f', {ev.table.loc["micro", "ece"]:.3f} pooled' if 'micro' in ev.table.index else ''
+        macro = f'{ev.table.loc["macro", "ece"]:.3f} macro'
+        ax.set_title(f'Reliability; ECE {macro}' + pooled + _caveat_note(ev, 60), fontsize=9)
     elif ev.caveats: ax.set_title(_caveat_note(ev, 60).lstrip('\n'), fontsize=9)
     hx.hist(ev.probs.ravel(), bins=edges, color='C0'); hx.set_yscale('log')
     hx.set(xlabel='predicted probability', ylabel='volumes × labels')
@@ -178,7 +179,7 @@ def markdown_table(df:pd.DataFrame, # its index becomes the first column, headed
 from .cleaning import PREDICTED_PREFIX, check_label_values
 
 # %% ../nbs/07c_report.ipynb #fd479ddd
-_SOURCE_METRICS = ('auroc', 'auprc', 'f1', 'sensitivity', 'specificity') # what `compare_label_sources` puts side by side
+_SOURCE_METRICS = ('auroc', 'auprc', 'f1', 'sensitivity', 'specificity') # what compare_label_sources puts side by side
 
 def compare_label_sources(probs, # (N, C) predicted probabilities
                           manual, # (N, C) the labels of the split: a gold split's manual labels
@@ -190,7 +191,8 @@ def compare_label_sources(probs, # (N, C) predicted probabilities
                           seed:int=0, # of the bootstrap draws, the same for both
                          ) -> pd.DataFrame: # per label, macro and micro: each metric against each source, agreement
     "The same predictions scored against the manual labels and against CT-RATE's predicted ones, side by side."
-    scored = {source: evaluate(probs, y, patient_ids, thresholds=thresholds, n_boot=n_boot, seed=seed, names=list(names))
+    scored = {source: evaluate(probs, y, patient_ids, thresholds=thresholds, n_boot=n_boot, seed=seed,
+                               names=list(names))
               for source, y in (('manual', manual), ('predicted', predicted))}
     table = pd.DataFrame(index=scored['manual'].table.index)
     for metric in _SOURCE_METRICS:
@@ -225,10 +227,12 @@ def _label_sources_section(table) -> str:
     if table is None: return ''
     f = lambda x: '–' if pd.isna(x) else f'{x:.3f}'
     macro = table.loc['macro']
-    cols = ['auroc_manual', 'auroc_predicted', 'f1_manual', 'f1_predicted', 'n_pos_manual', 'n_pos_predicted', 'agreement']
+    cols = ['auroc_manual', 'auroc_predicted', 'f1_manual', 'f1_predicted', 'n_pos_manual', 'n_pos_predicted',
+            'agreement']
     shown = table.loc[[i for i in table.index if i != 'micro'], cols].map(f).rename_axis('label')
     return '\n'.join(['', "## Manual labels and CT-RATE's predicted labels", '',
-        f"**Macro AUROC {f(macro.auroc_manual)} against the manual labels, {f(macro.auroc_predicted)} against CT-RATE's "
+        f"**Macro AUROC {f(macro.auroc_manual)} against the manual labels, "
+        f"{f(macro.auroc_predicted)} against CT-RATE's "
         f'predicted labels** (the same probabilities and thresholds); the two label sources agree on '
         f'{macro.agreement:.1%} of the label cells.', '',
         "Every other number in this report is against the split's label columns, the manual labels of CT-CLIP's "
