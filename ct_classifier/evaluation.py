@@ -20,9 +20,6 @@ from scipy.stats import norm, rankdata
 from .core import LABELS, atomic_write
 from .metrics import METRICS, operating_points, youden_thresholds
 
-# %% ../nbs/07_evaluation.ipynb #e7a0c002
-from .inference import predict # `predict(model_or_run, paths)`: probabilities and decisions per file (07a_inference)
-
 # %% ../nbs/07_evaluation.ipynb #2266258b
 EVAL_METRICS = (*METRICS[:1], 'auprc', *METRICS[1:], 'precision', 'f1', 'brier', 'ece') # the columns of `evaluate`
 CTCLIP_METRICS = ('auroc', 'f1_weighted', 'accuracy', 'precision') # what CT-CLIP's script reports

@@ -365,7 +365,7 @@ def evaluate_run(run_dir, # a run folder that `ctc_train` wrote (config.yaml, be
     # the subgroups before any work: a volume missing from the metadata fails fast
     groups = read_subgroups(ds.names, cfg.paths.data_root, by, age_bands, thickness_bands) if by else None
     precision = autocast_for(im.precision, next(im.model.parameters()).device) # the run's, as it validated
-    probs, y = training.predict(im.model, ds, batch_size, autocast=precision)
+    probs, y = training.predict_dataset(im.model, ds, batch_size, autocast=precision)
     pid = df.patient_id.to_numpy()
     src = (f"chosen on {im.thresholds_from}, stored in the run's training_summary.json" if im.thresholds_from.startswith("the run's")
            else im.thresholds_from)
