@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['SALIENCY_METHODS', 'label_indices', 'gradcam_layer', 'gradcam', 'occlusion', 'explain', 'map_to_scan',
-           'save_saliency', 'saliency_name', 'explain_files', 'pointing_game']
+           'save_saliency', 'saliency_name', 'metadata_rows', 'read_model_input', 'explain_files', 'pointing_hit',
+           'pointing_baseline', 'pointing_game']
 
 # %% ../nbs/07b_explain.ipynb #649d69d4
 import contextlib, itertools, re
@@ -19,12 +20,12 @@ import nibabel as nib
 from nibabel.orientations import apply_orientation, axcodes2ornt, io_orientation, ornt_transform
 
 from .core import LABELS, atomic_path, check_output_file, get_logger, progress_bar, read_table
-from .volumes import LPS, Profile, Volume, get_profile, load_volume, output_size, preprocess_volume
+from .volumes import LPS, MAX_VOXELS, Volume, load_volume, preprocess_volume
+from .grid import ModelGrid, Profile, get_profile
 from .cache import CACHE_DTYPE
 from .data import to_model_input
 from .models import DenseNet3D, ResNet3D, ViT3D
 from .ctclip import CTClipClassifier
-from .findings import pointing_baseline, pointing_hit
 
 # %% ../nbs/07b_explain.ipynb #3d9ddf36
 _LOG = get_logger('explain')
@@ -178,28 +179,18 @@ def explain(model, # an `nn.Module` (logits in `LABELS` order unless `names` say
     return out[..., 0, :, :, :] if isinstance(label, (str, int, np.integer)) else out
 
 # %% ../nbs/07b_explain.ipynb #0d196da2
-def _crop_pad(n, t):
-    "The centre crop or pad of `preprocess_volume` along an axis: (start, end) kept of n, and the pad before it in t."
-    start = max((n - t)//2, 0)
-    end = min(start + t, n)
-    return start, end, (t - (end - start))//2
-
 def map_to_scan(saliency, # (D, H, W) map on the model grid of `profile` (tensor or array)
                 volume:Volume, # the scan as `load_volume` gave it (only its shape and spacing are used)
                 profile:str|Profile, # the profile the model input was made with
-               ) -> np.ndarray: # float32 (X, Y, Z) on the volume's voxel grid (LPS array order); 0 outside the model's view
-    "Resample a map from the model's input grid back onto the scan's voxels: the inverse of `preprocess_volume`'s crop/pad, resampling and axis order."
+               ) -> np.ndarray: # float32 (X, Y, Z) on the volume's voxels (LPS array order); 0 outside the model's view
+    "A map on the model's input grid, back on the scan's voxels: `ModelGrid.to_scan`, for a map of the profile's shape."
     p = get_profile(profile)
-    m = torch.as_tensor(np.asarray(saliency, np.float32) if isinstance(saliency, np.ndarray) else saliency).float().cpu()
-    if tuple(m.shape) != tuple(p.shape):
-        raise ValueError(f'{volume.name}: the map has shape {tuple(m.shape)}; expected (D, H, W) = {tuple(p.shape)} of profile {p.name!r}')
-    X, Y, Z = volume.shape
-    sx, sy, sz = output_size(volume.shape, volume.spacing, p) # the resampled grid, before the crop or pad
-    (z0, z1, pz), (x0, x1, px), (y0, y1, py) = _crop_pad(sz, p.shape[0]), _crop_pad(sx, p.shape[1]), _crop_pad(sy, p.shape[2])
-    res = torch.zeros(sz, sx, sy)
-    res[z0:z1, x0:x1, y0:y1] = m[pz:pz + z1 - z0, px:px + x1 - x0, py:py + y1 - y0]
-    out = F.interpolate(res[None, None], size=(Z, X, Y), mode='trilinear', align_corners=False)[0, 0]
-    return np.ascontiguousarray(out.permute(1, 2, 0).numpy()) # (X, Y, Z)
+    model_map = saliency if not isinstance(saliency, np.ndarray) else np.asarray(saliency, np.float32)
+    model_map = torch.as_tensor(model_map).float().cpu()
+    if tuple(model_map.shape) != tuple(p.shape):
+        raise ValueError(f'{volume.name}: the map has shape {tuple(model_map.shape)}; '
+                         f'expected (D, H, W) = {tuple(p.shape)} of profile {p.name!r}')
+    return ModelGrid.of(volume, p).to_scan(model_map)
 
 # %% ../nbs/07b_explain.ipynb #c1c5a761
 _MARK = b'ct_classifier saliency map'
@@ -238,6 +229,28 @@ def saliency_name(volume:str|Path, # the scan file (its name without `.nii.gz`/`
     stem = re.sub(r'\.nii(\.gz)?$', '', Path(volume).name)
     return f"{stem}_{re.sub(r'[^a-z0-9]+', '-', label.lower()).strip('-')}_{method}.nii.gz"
 
+# %% ../nbs/07b_explain.ipynb #d7f1c4ad
+def metadata_rows(metadata, # a table (CSV path or DataFrame) with VolumeName and CT-RATE's spacing/rescale columns, or None
+                 ) -> dict: # VolumeName → its row (a dict); empty for None
+    "A metadata table's rows by file name, for `read_model_input`; where a name appears twice, the last row wins."
+    if metadata is None: return {}
+    meta = read_table(metadata, 'metadata table')
+    if 'VolumeName' not in meta:
+        source = '<DataFrame>' if isinstance(metadata, pd.DataFrame) else metadata
+        raise ValueError(f'{source}: the metadata table has no VolumeName column')
+    return {r['VolumeName']: r for r in meta.drop_duplicates('VolumeName', keep='last').to_dict('records')}
+
+# %% ../nbs/07b_explain.ipynb #c1dcf87a
+def read_model_input(path:str|Path, # a NIfTI file or a DICOM folder
+                     row=None, # its metadata row (see `metadata_rows`), or None
+                     profile:str|Profile='ctclip', # the run's preprocessing profile
+                     rescale:str='auto', # the loader's rescale rule (see `load_volume`)
+                     max_voxels:int=MAX_VOXELS, # refuse a file whose header declares more voxels, before reading it
+                    ) -> tuple: # (the `Volume`, its (1, D, H, W) input as a `CACHE_DTYPE` NumPy array)
+    "One file as the model's input, made as the cache makes it: `load_volume`, `preprocess_volume`, `CACHE_DTYPE`."
+    volume = load_volume(path, row, rescale, max_voxels=max_voxels) # a huge one refused from its header, unread
+    return volume, preprocess_volume(volume, profile).numpy().astype(CACHE_DTYPE)
+
 # %% ../nbs/07b_explain.ipynb #9bb15b99
 def explain_files(im, # an `InferenceModel` (`load_run`): network, profile and label names
                   paths:list, # NIfTI files
@@ -252,8 +265,7 @@ def explain_files(im, # an `InferenceModel` (`load_run`): network, profile and l
                  ) -> dict: # file → list of the maps written, or the error (a string)
     "Saliency maps of NIfTI files for some labels, each saved over its scan as `saliency_name`; a file that fails gets its error and the rest go on."
     idx, out_dir = label_indices(labels, im.labels), Path(out_dir)
-    rows = {}
-    if metadata is not None: rows = {r['VolumeName']: r for r in read_table(metadata, 'metadata table').to_dict('records')}
+    rows = metadata_rows(metadata)
     result, owner, batch = {}, {}, []
     def run_batch():
         try: maps = explain(im.model, torch.stack([x for _, _, x in batch]), idx, method, names=im.labels, **kwargs)
@@ -272,13 +284,44 @@ def explain_files(im, # an `InferenceModel` (`load_run`): network, profile and l
             name = saliency_name(f, '', method)
             if name in owner: raise ValueError(f'its maps would have the names of those of {owner[name]}; give files with distinct names')
             owner[name] = f
-            vol = load_volume(f, rows.get(f.name), rescale)
-            batch.append((f, vol, torch.from_numpy(preprocess_volume(vol, im.profile).numpy().astype(CACHE_DTYPE)).float()))
+            vol, x = read_model_input(f, rows.get(f.name), im.profile, rescale)
+            batch.append((f, vol, torch.from_numpy(x).float()))
         except Exception as e:
             result[f] = f'{type(e).__name__}: {e}'; _LOG.warning(f'{f}: no saliency map: {result[f]}'); continue
         if len(batch) == batch_size: run_batch()
     if batch: run_batch()
     return result
+
+# %% ../nbs/07b_explain.ipynb #70b8febc
+def _flat(a, what):
+    a = a.detach().cpu().numpy() if hasattr(a, 'detach') else np.asarray(a)
+    if a.size == 0: raise ValueError(f'{what} is empty')
+    return a
+
+def pointing_hit(saliency, # the map: any shape (e.g. (1, D, H, W)), higher = more important
+                 mask, # bool, same shape: where the finding is
+                 body=None, # bool, same shape: where the maximum is looked for (default: everywhere)
+                ) -> float: # 1.0 if the maximum is in the mask, 0.0 if not; the share in the mask where voxels tie
+    "The pointing game: does the saliency map's maximum inside `body` fall inside `mask`?"
+    s, m = _flat(saliency, 'saliency').astype(np.float64), _flat(mask, 'mask') != 0
+    b = np.ones(s.shape, bool) if body is None else _flat(body, 'body') != 0
+    if not s.shape == m.shape == b.shape:
+        raise ValueError(f'saliency {s.shape}, mask {m.shape} and body {b.shape} must have one shape (the same grid)')
+    if not b.any(): raise ValueError('body is empty: no voxel to point at')
+    if not np.isfinite(s[b]).all(): raise ValueError('saliency has NaN or infinite values inside the body')
+    top = b & (s == s[b].max())
+    return float((top & m).sum()/top.sum())
+
+# %% ../nbs/07b_explain.ipynb #b47729cf
+def pointing_baseline(mask, # bool: where the finding is
+                      body=None, # bool, same shape: where a random point is drawn (default: everywhere)
+                     ) -> float: # the chance that a uniformly random point of the body falls in the mask
+    "The pointing game's chance level: $|mask \\cap body| / |body|$, the score of a random point in the body."
+    m = _flat(mask, 'mask') != 0
+    b = np.ones(m.shape, bool) if body is None else _flat(body, 'body') != 0
+    if m.shape != b.shape: raise ValueError(f'mask {m.shape} and body {b.shape} must have one shape (the same grid)')
+    if not b.any(): raise ValueError('body is empty: no voxel to point at')
+    return float((m & b).sum()/b.sum())
 
 # %% ../nbs/07b_explain.ipynb #db2f2af4
 def pointing_game(maps, # (N, D, H, W) saliency maps on the model grid

@@ -17,15 +17,15 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from .core import LABELS, check_output_file, get_logger, parallel_map, pick_device, read_json_file, read_table, save_csv
+from .core import LABELS, check_output_file, get_logger, parallel_map, pick_device, read_json_file, save_csv
 from .script import Param, call_parse, store_true
 from .config import Config, ModelConfig, load_config
-from .volumes import MAX_VOXELS, Profile, get_profile, load_volume, preprocess_volume
+from .volumes import MAX_VOXELS
+from .grid import Profile, get_profile
 from .dicom import is_dicom_file, require_pydicom
-from .cache import CACHE_DTYPE
 from .metrics import run_caveats
 from .models import MODELS, create_model
-from .explain import SALIENCY_METHODS, explain_files, label_indices
+from .explain import SALIENCY_METHODS, explain_files, label_indices, metadata_rows, read_model_input
 from .precision import autocast_for, recorded_precision
 
 # %% ../nbs/07a_inference.ipynb #8fe3db5e
@@ -188,8 +188,7 @@ def _prepare(job):
     "One file → (the (1, D, H, W) input as the cache would hold it, None), or (None, the error)."
     path, row, profile, rescale, max_voxels = job
     try: # a NumPy array, not a tensor, comes back from a worker process: tensors would travel through shared memory
-        volume = load_volume(path, row, rescale, max_voxels=max_voxels) # a huge one refused from its header, unread
-        return preprocess_volume(volume, profile).numpy().astype(CACHE_DTYPE), None
+        return read_model_input(path, row, profile, rescale, max_voxels)[1], None
     except Exception as e: return None, f'{type(e).__name__}: {e}'
 
 def predict(model_or_run, # an `InferenceModel`, or a run folder or weights file for `load_run`
@@ -207,11 +206,7 @@ def predict(model_or_run, # an `InferenceModel`, or a run folder or weights file
     if batch_size < 1: raise ValueError(f'batch_size must be at least 1, got {batch_size}')
     if workers < 1: raise ValueError(f'workers must be at least 1, got {workers}')
     files = find_volumes(paths)
-    rows = {}
-    if metadata is not None:
-        meta = read_table(metadata, 'metadata table')
-        if 'VolumeName' not in meta: raise ValueError(f'{"<DataFrame>" if isinstance(metadata, pd.DataFrame) else metadata}: the metadata table has no VolumeName column')
-        rows = {r['VolumeName']: r for r in meta.drop_duplicates('VolumeName', keep='last').to_dict('records')}
+    rows = metadata_rows(metadata) # the same files → inputs as `explain_files`: explain chapter's `read_model_input`
     dev = next(im.model.parameters()).device
     probs, status, batch = np.full((len(files), len(im.labels)), np.nan), ['ok']*len(files), []
     def run_batch(): # at the run's precision, as it was validated
