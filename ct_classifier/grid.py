@@ -26,14 +26,16 @@ class Profile:
     def __post_init__(self):
         pos = lambda t, n: len(t) == n and all(math.isfinite(v) and v > 0 for v in t)
         me = f'profile {self.name!r}'
-        if not pos(self.spacing, 3): raise ValueError(f'{me}: spacing {self.spacing}: expected 3 positive sizes in mm (D, H, W)')
+        if not pos(self.spacing, 3):
+            raise ValueError(f'{me}: spacing {self.spacing}: expected 3 positive sizes in mm (D, H, W)')
         if not pos(self.shape, 3) or any(int(v) != v for v in self.shape):
             raise ValueError(f'{me}: shape {self.shape}: expected 3 positive whole numbers of voxels (D, H, W)')
         for k in ('hu_window', 'out_range'):
             lo, hi = getattr(self, k)
             if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
                 raise ValueError(f'{me}: {k} {(lo, hi)}: expected finite low < high')
-        if self.clip not in ('before', 'after'): raise ValueError(f"{me}: clip {self.clip!r}: expected 'before' or 'after'")
+        if self.clip not in ('before', 'after'):
+            raise ValueError(f"{me}: clip {self.clip!r}: expected 'before' or 'after'")
     @property
     def pad_value(self) -> float: return float(self.out_range[0]) # air, in output units
     def as_dict(self) -> dict: return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -103,7 +105,7 @@ class ModelGrid:
         return out
     def to_scan(self, model_map:torch.Tensor, # float32 (D, H, W) on the model's grid
                ) -> np.ndarray: # float32 (X, Y, Z) on the scan's voxels; 0 where the model does not look
-        "Model → scan: the crop or pad undone, linear resampling back to the scan's voxels, the axes back to (X, Y, Z)."
+        "Model → scan: the crop or pad undone, linear resampling back to the scan's voxels, in (X, Y, Z) order."
         resampled = torch.zeros(self.resampled)
         resampled[self.crop] = model_map[self.window]
         X, Y, Z = self.scan_shape

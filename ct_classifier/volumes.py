@@ -32,7 +32,7 @@ _SLAB = 8 # axial slices per slab: the unit in which voxels are converted, and r
 
 class Volume:
     "A CT volume in HU, as float32 `(X, Y, Z)` in LPS array order (X towards the patient's left, Y back, Z up)."
-    def __init__(self, hu:np.ndarray|None, # float32 (X, Y, Z) HU, X fastest (`hu.T` C-contiguous); None: read on first use
+    def __init__(self, hu:np.ndarray|None, # float32 (X, Y, Z) HU, X fastest (`hu.T` C-contiguous); None: read when used
                  spacing:tuple, # voxel size (x, y, z) in mm
                  affine:np.ndarray, # 4×4 voxel → RAS+ world (mm) of `hu`
                  name:str='', # the file name
@@ -223,8 +223,9 @@ def _rescale_ops(path, row, rescale, header_scl, notes):
         except (KeyError, TypeError, ValueError): slope = inter = math.nan
         if not (math.isfinite(slope) and math.isfinite(inter) and slope != 0):
             given = row or {}
-            raise ValueError(f'{path}: metadata rescale asked for, but the row has no numeric RescaleSlope/RescaleIntercept '
-                             f"(finite, with a non-zero slope); got {given.get('RescaleSlope')!r}, "
+            raise ValueError(f'{path}: metadata rescale asked for, but the row has no numeric '
+                             'RescaleSlope/RescaleIntercept (finite, with a non-zero slope); '
+                             f"got {given.get('RescaleSlope')!r}, "
                              f"{given.get('RescaleIntercept')!r}")
         ops.append((slope, inter)); notes.append(f'metadata rescale {slope} * x + {inter}')
     elif fixed: notes.append('v2 *_fixed file: already HU, metadata rescale not applied')
@@ -251,7 +252,7 @@ def _obliquity_deg(affine) -> float:
 def load_volume(path:str|Path, # a `.nii.gz` or `.nii` file, or a folder of one DICOM series (see `read_dicom_series`)
                 meta_row=None, # its metadata row (dict or Series: CT-RATE's columns or the master list's), or None
                 rescale:str='auto', # 'auto': metadata slope/intercept for v1 files only; 'metadata'; 'none'
-                lazy:bool=True, # read an LPS integer `.nii.gz`'s voxels only when used (`preprocess_volume` streams them)
+                lazy:bool=True, # read an LPS integer `.nii.gz`'s voxels when used (`preprocess_volume` streams them)
                 max_oblique_deg:float=OBLIQUE_LIMIT_DEG, # refuse voxel axes tilted more than this from the scanner's
                 max_voxels:int=MAX_VOXELS, # refuse a volume of more voxels, from its header, before reading it
                ) -> Volume:
@@ -262,11 +263,13 @@ def load_volume(path:str|Path, # a `.nii.gz` or `.nii` file, or a folder of one 
     if not (path.is_file() or path.is_dir()): raise FileNotFoundError(f'{path}: volume not found')
     row, notes = (None if meta_row is None else dict(meta_row)), []
     if path.is_dir(): row, rescale = None, 'none' # a DICOM series: its own rescale and geometry, never a metadata row's
-    h, complete = (NiftiStream.probe(path) if path.name.endswith('.nii.gz') else None) or (None, False)
-    if path.is_file(): _check_size(path, _declared_shape(path, h), max_voxels)
+    probed, complete = (NiftiStream.probe(path) if path.name.endswith('.nii.gz') else None) or (None, False)
+    if path.is_file(): _check_size(path, _declared_shape(path, probed), max_voxels)
     # streamed: a complete integer file whose affine is finite and already LPS; anything else is read whole
-    if lazy and complete and h[1].kind in 'iu' and np.isfinite(h[3]).all() and nib.aff2axcodes(h[3]) == LPS:
-        shape, dt, off, affine, zooms, scl = h
+    lps_affine = complete and np.isfinite(probed[3]).all() and nib.aff2axcodes(probed[3]) == LPS
+    streamable = lps_affine and probed[1].kind in 'iu'
+    if lazy and streamable:
+        shape, dt, off, affine, zooms, scl = probed
         ops = _rescale_ops(path, row, rescale, scl, notes)
         _check_dtype(path, dt, ops)
         hu, src = None, NiftiStream(path, shape, dt, off, ops)
@@ -290,12 +293,12 @@ def load_volume(path:str|Path, # a `.nii.gz` or `.nii` file, or a folder of one 
         notes.append(f'oblique by {tilt:.3f}°: treated as axis-aligned (max_oblique_deg={max_oblique_deg})')
     codes = tuple(nib.aff2axcodes(affine))
     if codes != LPS: # reorient to LPS array order: flips and axis swaps, no resampling
-        tr = ornt_transform(io_orientation(affine), axcodes2ornt(LPS))
+        to_lps = ornt_transform(io_orientation(affine), axcodes2ornt(LPS))
         shape = hu.shape
-        hu = np.asfortranarray(apply_orientation(hu, tr))
-        src_axis = np.empty(3, int); src_axis[tr[:, 0].astype(int)] = np.arange(3) # output axis j: input src_axis[j]
+        hu = np.asfortranarray(apply_orientation(hu, to_lps))
+        src_axis = np.empty(3, int); src_axis[to_lps[:, 0].astype(int)] = np.arange(3) # output axis j: src_axis[j]
         zooms = tuple(zooms[i] for i in src_axis)
-        affine = affine @ nib.orientations.inv_ornt_aff(tr, shape)
+        affine = affine @ nib.orientations.inv_ornt_aff(to_lps, shape)
         notes.append(f'reoriented {"".join(codes)} → LPS')
     xy, z = _meta_spacing(row or {}, path)
     spacing = tuple(zoom if math.isnan(m) else m for m, zoom in zip((xy, xy, z), zooms))
@@ -384,7 +387,8 @@ def preprocess_mask(mask:np.ndarray, # bool (X, Y, Z) on `volume`'s voxels, e.g.
     "`mask` on the model's grid: every output voxel that a masked input voxel reaches through `preprocess_volume`."
     mask = np.asarray(mask)
     if mask.shape != tuple(volume.shape):
-        raise ValueError(f"{volume.name}: a mask of shape {mask.shape}; expected the volume's {tuple(volume.shape)} (X, Y, Z)")
+        raise ValueError(f"{volume.name}: a mask of shape {mask.shape}; "
+                         f"expected the volume's {tuple(volume.shape)} (X, Y, Z)")
     grid = ModelGrid.of(volume, profile)
     m = mask != 0
     for axis, n in zip((2, 0, 1), grid.resampled): m = _any_resample(m, axis, n) # Z, then X, then Y
