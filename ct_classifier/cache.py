@@ -20,7 +20,8 @@ from .core import (CTRateLayout, append_jsonl, atomic_path, get_logger, parallel
                                 read_json_file, read_table, save_text)
 from .cleaning import check_volume_names
 from .script import Param, call_parse, store_true
-from .volumes import PROFILES, Profile, get_profile, load_volume, metadata_used, preprocess_volume
+from .grid import PROFILES, Profile, get_profile
+from .volumes import load_volume, metadata_used, preprocess_volume
 
 # %% ../nbs/03b_cache.ipynb #5e4b44cf
 CACHE_FORMAT = 2 # bump when the file layout changes: every key changes with it (2: entries record their inputs)
