@@ -47,9 +47,7 @@ def _inputs(probs, labels, names=None):
 
 def _orders(p, y, cluster):
     "Per column, what `_rank_sums` needs: the negatives' runs between positives, the positives' patients and edges."
-    # the negatives cut into runs between the positives' scores, as a (runs, patients) count matrix; the patients of
-    # the positives from the lowest score up (`cluster[i]`: row i's); for each positive the run edge below it and at
-    # or below it, and the number of positives below it
+    # per positive from the lowest score up: its patient (`cluster[i]`), the run edges below it, at or below it
     out, P = [], int(cluster.max()) + 1
     for c in range(p.shape[1]):
         s, t = p[:, c], y[:, c] == 1
@@ -89,9 +87,7 @@ def _div(a, b, zero=np.nan):
     return np.divide(a, b, out=np.full(a.shape, zero), where=b > 0)
 
 def _prepare(p, y, pred, n_bins=10, micro=True, inv=None):
-    "What every replicate's metrics are made from: per-patient sums, rank orders, columns per volume; micro too."
-    # per patient (`inv[i]`: volume i's) the terms of the weighted sums `(P, F)`, the rank orders (`_orders`), the
-    # columns per volume; the same pooled over labels for the micro row
+    "What every replicate's metrics are made from: per-patient sums `(P, F)`, rank orders, columns per volume; micro."
     N, C = p.shape
     inv = np.arange(N) if inv is None else inv
     k = np.searchsorted(np.linspace(0, 1, n_bins + 1)[1:-1], p) # bin (edge_k, edge_k+1] of each probability
