@@ -28,12 +28,12 @@ from .provenance import identity_changes, run_identity
 def rebase_paths(cfg:Config, # an experiment
                  out:str|Path, # the folder that is to hold everything
                 ) -> Config: # the same experiment with its paths moved under `out`
-    "Move every path of `cfg.paths` under `out`, keeping their layout below their common folder; real data (`synthetic.generate` false) stays where it is."
-    p, out = cfg.paths, Path(out).resolve()
-    names = [f.name for f in fields(p) if cfg.synthetic.generate or f.name != 'data_root']
-    base = Path(os.path.commonpath([getattr(p, n) for n in names]))
+    "Every path of `cfg.paths` moved under `out`, as it sits below their common folder; real data stays where it is."
+    paths, out = cfg.paths, Path(out).resolve()
+    names = [f.name for f in fields(paths) if cfg.synthetic.generate or f.name != 'data_root'] # real data: not moved
+    base = Path(os.path.commonpath([getattr(paths, n) for n in names]))
     d = config_to_dict(cfg)
-    d['paths'].update({n: str(out/getattr(p, n).relative_to(base)) for n in names})
+    d['paths'].update({n: str(out/getattr(paths, n).relative_to(base)) for n in names})
     return config_from_dict(d, out, f'{cfg.name} (paths under {out})')
 
 # %% ../nbs/09_cli.ipynb #7e84dcd1
@@ -44,7 +44,7 @@ def find_run(output_dir:str|Path, # where the run folders are (`paths.output_dir
     want, now, found = config_hash(cfg), run_identity(cfg), {}
     for d in sorted(Path(output_dir).glob('run_*')):
         try: same = (d/'config.yaml').is_file() and config_hash(load_config(d/'config.yaml')) == want
-        except (ValueError, OSError): same = False # a run folder of another version, or not one at all: not ours to reuse
+        except (ValueError, OSError): same = False # another version's run folder, or none at all: not ours to reuse
         if not same or identity_changes(d, now): continue # another config, other data or other code: not current
         try: complete = read_json_file(d/'training_summary.json', 'a training summary').get('complete') is True
         except (ValueError, OSError, AttributeError): complete = False
@@ -54,15 +54,16 @@ def find_run(output_dir:str|Path, # where the run folders are (`paths.output_dir
     return found.get(state), state
 
 # %% ../nbs/09_cli.ipynb #23e432d1
-RANDOM_NOTE = 'random encoder weights (no CT-CLIP_v2.pt)' # what `ctc_demo` says next to every number of a model with a random encoder
+# what `ctc_demo` says next to every number of a model with a random encoder
+RANDOM_NOTE = 'random encoder weights (no CT-CLIP_v2.pt)'
 
 def with_random_encoder(cfg:Config, # one model's config
                        ) -> tuple: # (the config to train, whether its encoder is random)
-    "A `ctclip` model without a checkpoint gets a seeded random encoder saved beside the data (`save_random_ctclip_checkpoint`), so its run can be rebuilt."
-    mc = cfg.model
-    if mc.family != 'ctclip' or mc.ctclip.checkpoint: return cfg, False
-    path = cfg.paths.embeddings_dir.parent/'models'/f'ctvit-{mc.variant}_random-weights_seed{cfg.seed}.pt'
-    save_random_ctclip_checkpoint(path, mc.variant, cfg.seed)
+    "A `ctclip` model without a checkpoint gets a seeded random encoder, saved beside the data to rebuild its run."
+    model = cfg.model
+    if model.family != 'ctclip' or model.ctclip.checkpoint: return cfg, False
+    path = cfg.paths.embeddings_dir.parent/'models'/f'ctvit-{model.variant}_random-weights_seed{cfg.seed}.pt'
+    save_random_ctclip_checkpoint(path, model.variant, cfg.seed)
     d = config_to_dict(cfg); d['model']['ctclip']['checkpoint'] = str(path)
     return config_from_dict(d, path.parent, f'{cfg.name} (random encoder)'), True
 
@@ -71,27 +72,30 @@ _LOG = get_logger('cli')
 
 def _network(cfg, random_encoder):
     "How the summary names a model's network."
-    mc = cfg.model
-    if mc.family != 'ctclip': return f'{mc.family}-{mc.variant}'
-    enc = RANDOM_NOTE if random_encoder else f'encoder {Path(mc.ctclip.checkpoint).name}'
-    return f'CTViT {mc.variant}, {enc}'
+    model = cfg.model
+    if model.family != 'ctclip': return f'{model.family}-{model.variant}'
+    encoder = RANDOM_NOTE if random_encoder else f'encoder {Path(model.ctclip.checkpoint).name}'
+    return f'CTViT {model.variant}, {encoder}'
 
 def _data_stages(cfg, profiles, progress, say) -> dict:
-    "Synthetic set (made or resumed), master list, split files and one cache per profile, each said to be done or reused."
-    s, paths, out = cfg.synthetic, cfg.paths, {}
-    if s.generate:
-        summ = out['synthetic'] = make_synthetic_ct_rate(paths.data_root, s.n_train_patients, s.n_valid_patients, s.shape, s.seed,
-                                                         s.metadata_only, s.difficulty, s.layout, progress=progress,
-                                                         subgroup_noise=s.subgroup_noise)
-        if summ.failed: raise RuntimeError(f'the synthetic set could not be written: {len(summ.failed)} volumes failed, e.g. {next(iter(summ.failed.items()))}')
-        say('synthetic data', 'done' if summ.written else 'reused', f'{summ.written} volumes written, {summ.skipped} already there: {paths.data_root}')
+    "Synthetic set (made or resumed), master list, split files and a cache per profile; each said to be done or reused."
+    synth, paths, out = cfg.synthetic, cfg.paths, {}
+    if synth.generate:
+        made = out['synthetic'] = make_synthetic_ct_rate(
+            paths.data_root, synth.n_train_patients, synth.n_valid_patients, synth.shape, synth.seed,
+            synth.metadata_only, synth.difficulty, synth.layout, progress=progress, subgroup_noise=synth.subgroup_noise)
+        if made.failed:
+            count, example = len(made.failed), next(iter(made.failed.items()))
+            raise RuntimeError(f'the synthetic set could not be written: {count} volumes failed, e.g. {example}')
+        detail = f'{made.written} volumes written, {made.skipped} already there: {paths.data_root}'
+        say('synthetic data', 'done' if made.written else 'reused', detail)
     had_master, had_splits = paths.master_csv.is_file(), (paths.splits_dir/'splits.json').is_file()
     folders = {p: cache_folder(paths.cache_dir, p) for p in profiles}
     before = {p: len(read_manifest(f)) if f.is_dir() else 0 for p, f in folders.items()}
-    for p in profiles:
+    for p in profiles: # `prepare_data` makes what is missing and checks what is there
         d = config_to_dict(cfg); d['training']['profile'] = p; d['demo'] = {}
-        tables = prepare_data(config_from_dict(d, '/', cfg.name), progress) # makes what is missing, checks what is there
-    if not s.generate: say('data', 'reused', f'CT-RATE at {paths.data_root}')
+        tables = prepare_data(config_from_dict(d, '/', cfg.name), progress)
+    if not synth.generate: say('data', 'reused', f'CT-RATE at {paths.data_root}')
     say('master list', 'reused' if had_master else 'done', str(paths.master_csv))
     out['sampling'] = ', '.join(f'{k} {len(t)} volumes' for k, t in tables.items() if k != 'cache' and t is not None)
     say('split files', 'reused' if had_splits else 'done', f'{out["sampling"]}: {paths.splits_dir}')
@@ -113,11 +117,13 @@ def _train_stage(name, cfg, retrain, progress, say) -> Path:
     run, state = (None, None) if retrain else find_run(cfg.paths.output_dir, cfg)
     if state == 'finished':
         say(f'{name} training', 'reused', f"finished run {run}, {_made(run/'training_summary.json')}"); return run
-    t = train_from_config(cfg, run, resume=state == 'unfinished', progress=progress)
-    if not t.finished: raise _Stopped(f'training stopped before its last epoch; run ctc_demo again to resume {t.run_dir}')
-    best = f"; best epoch {t.best['epoch']} (chosen on {t.best['chosen_on']})" if t.best else ''
-    say(f'{name} training', 'resumed' if state else 'done', f'{t.run_dir}{best}')
-    return t.run_dir
+    trainer = train_from_config(cfg, run, resume=state == 'unfinished', progress=progress)
+    if not trainer.finished:
+        raise _Stopped(f'training stopped before its last epoch; run ctc_demo again to resume {trainer.run_dir}')
+    best = trainer.best
+    chosen = f"; best epoch {best['epoch']} (chosen on {best['chosen_on']})" if best else ''
+    say(f'{name} training', 'resumed' if state else 'done', f'{trainer.run_dir}{chosen}')
+    return trainer.run_dir
 
 def _evaluation_is_fresh(run, cfg) -> bool:
     "Whether `run/evaluation` was made by `ctc_demo`'s settings after the weights and the split it evaluates."
@@ -136,17 +142,19 @@ def _evaluate_stage(name, cfg, run, say) -> dict:
         evaluate_run(run, n_boot=cfg.demo.n_boot, device=cfg.device, seed=cfg.seed)
         say(f'{name} evaluation', 'done', str(run/'evaluation'))
     meta = read_json_file(run/'evaluation'/'metrics.json', 'an evaluation')
-    m = meta['metrics']
-    return {'evaluation': run/'evaluation', 'auroc': m['macro']['auroc'], 'lo': m['macro'].get('auroc_lo'), 'hi': m['macro'].get('auroc_hi'),
-            'ci': meta['ci'], 'n_volumes': meta['n_volumes'], 'n_patients': meta['n_patients'],
-            'per_label': {label: (v['auroc'], v.get('auroc_lo'), v.get('auroc_hi')) for label, v in m.items()
-                          if label not in ('macro', 'micro')},
+    metrics = meta['metrics']
+    macro = metrics['macro']
+    per_label = {label: (v['auroc'], v.get('auroc_lo'), v.get('auroc_hi')) for label, v in metrics.items()
+                 if label not in ('macro', 'micro')}
+    return {'evaluation': run/'evaluation', 'auroc': macro['auroc'], 'lo': macro.get('auroc_lo'),
+            'hi': macro.get('auroc_hi'), 'ci': meta['ci'], 'n_volumes': meta['n_volumes'],
+            'n_patients': meta['n_patients'], 'per_label': per_label,
             'caveats': tuple(meta.get('caveats', ())), # what the numbers are not (`run_caveats`)
            }
 
 def summary_line(r:dict, # one model's result in `run_demo(...)['models']`
-                ) -> str: # e.g. 'cnn (resnet-10): macro AUROC 0.752 (95% CI 0.700–0.800) on 200 volumes of 200 patients'
-    "The line `ctc_demo` ends with for one model: its network, macro AUROC with its interval, and on what; or why it failed."
+                ) -> str: # e.g. 'cnn (resnet-10): macro AUROC 0.752 (95% CI …) on 200 volumes of 200 patients'
+    "`ctc_demo`'s last line for one model: its network, macro AUROC with its interval, and on what; or why it failed."
     head = f"{r['name']} ({r['network']})"
     if 'error' in r: return f"{head}: failed: {r['error']}"
     ci = f" ({r['ci']:.0%} CI {r['lo']:.3f}–{r['hi']:.3f})" if r['lo'] is not None else ' (no interval: demo.n_boot 0)'
@@ -165,37 +173,49 @@ def _embedding_folders(cfg) -> list:
     return out
 
 def demo_report(cfg:Config, # the experiment
-                res:dict, # what `run_demo` found so far: 'models' (name → result), 'stages' (lines), 'cache' (profile → folder)
+                res:dict, # `run_demo`'s results so far: 'models' (name → result), 'stages', 'cache' (profile → folder)
                ) -> Path: # `<output_dir>/demo_<name>/report.md`
-    "Write the main job's markdown report: each model's macro AUROC with its interval, the per-label table side by side, the ROC curves, where every file is."
+    "Write the main job's markdown report: macro and per-label AUROC with intervals, ROC curves, where every file is."
     folder = cfg.paths.output_dir/f'demo_{cfg.name}'
     rel = lambda p: Path(os.path.relpath(p, folder)).as_posix()
     ok = {n: r for n, r in res['models'].items() if 'error' not in r}
     f3 = lambda v: '–' if v is None or v != v else f'{v:.3f}'
     ci = lambda a, lo, hi: f3(a) + (f' ({f3(lo)}–{f3(hi)})' if lo is not None else '')
-    lines = [f'<!-- written by ctc_demo; run it again to replace this file -->', f'# The main job: `{cfg.name}`', '',
-             f'Each model trained on the train split (best epoch and thresholds chosen on the tune split where there is one) '
-             f'and evaluated on `{cfg.paths.splits_dir/"valid.csv"}`; intervals: patient-bootstrap percentile, '
-             f'{cfg.demo.n_boot} replicates.', '', '| model | network | macro AUROC (interval) | volumes | patients | run |', '|---|---|---|---|---|---|']
+    chosen = 'best epoch and thresholds chosen on the tune split where there is one'
+    valid = cfg.paths.splits_dir/'valid.csv'
+    method = (f'Each model trained on the train split ({chosen}) and evaluated on `{valid}`; '
+              f'intervals: patient-bootstrap percentile, {cfg.demo.n_boot} replicates.')
+    title = ['<!-- written by ctc_demo; run it again to replace this file -->', f'# The main job: `{cfg.name}`']
+    header = ['| model | network | macro AUROC (interval) | volumes | patients | run |', '|---|---|---|---|---|---|']
+    lines = [*title, '', method, '', *header]
     for n, r in res['models'].items():
-        if 'error' in r: lines.append(f"| {n} | {r['network']} | failed: {r['error']} | | | |")
-        else: lines.append(f"| {n} | {r['network']} | {ci(r['auroc'], r['lo'], r['hi'])} | {r['n_volumes']} | {r['n_patients']} | [{r['run'].name}]({rel(r['run'])}) |")
+        if 'error' in r: lines.append(f"| {n} | {r['network']} | failed: {r['error']} | | | |"); continue
+        auroc, run_link = ci(r['auroc'], r['lo'], r['hi']), f"[{r['run'].name}]({rel(r['run'])})"
+        lines.append(f"| {n} | {r['network']} | {auroc} | {r['n_volumes']} | {r['n_patients']} | {run_link} |")
     marked = [f'- **{n}: {c}.**' for n, r in ok.items() for c in r.get('caveats', ())] # what its numbers are not
     if marked: lines += ['', *marked]
     if ok:
         labels = list(next(iter(ok.values()))['per_label'])
-        lines += ['', '## AUROC per label (interval)', '', '| label | ' + ' | '.join(ok) + ' |', '|---|' + '---|'*len(ok)]
-        lines += [f'| {l} | ' + ' | '.join(ci(*r['per_label'].get(l, (None, None, None))) for r in ok.values()) + ' |' for l in labels]
-        lines += ['', '## ROC curves', ''] + [f"### {n}\n\n![ROC curves of {n}]({rel(r['evaluation']/'roc.png')})\n" for n, r in ok.items()]
-    p = cfg.paths
-    lines += ['', '## Where every file is', '', f'- data (CT-RATE layout): `{p.data_root}`', f'- master list: `{p.master_csv}`',
-              f'- split files: `{p.splits_dir}`'] + [f'- cache `{k}`: `{v}`' for k, v in res.get('cache', {}).items()]
+        columns = ['| label | ' + ' | '.join(ok) + ' |', '|---|' + '---|'*len(ok)]
+        lines += ['', '## AUROC per label (interval)', '', *columns]
+        for label in labels:
+            cells = [ci(*r['per_label'].get(label, (None, None, None))) for r in ok.values()]
+            lines.append(f'| {label} | ' + ' | '.join(cells) + ' |')
+        lines += ['', '## ROC curves', '']
+        lines += [f"### {n}\n\n![ROC curves of {n}]({rel(r['evaluation']/'roc.png')})\n" for n, r in ok.items()]
+    paths = cfg.paths
+    lines += ['', '## Where every file is', '', f'- data (CT-RATE layout): `{paths.data_root}`',
+              f'- master list: `{paths.master_csv}`', f'- split files: `{paths.splits_dir}`']
+    lines += [f'- cache `{k}`: `{v}`' for k, v in res.get('cache', {}).items()]
     for n, r in res['models'].items():
-        mc = r['config']
-        if mc.model.family == 'ctclip': lines.append(f'- {n} encoder weights: `{mc.model.ctclip.checkpoint}`' + (f' ({RANDOM_NOTE})' if r['random_encoder'] else ''))
-        if mc.training.from_latents: lines += [f'- {n} embeddings: `{e}`' for e in _embedding_folders(mc)]
+        model_cfg = r['config']
+        if model_cfg.model.family == 'ctclip':
+            note = f' ({RANDOM_NOTE})' if r['random_encoder'] else ''
+            lines.append(f'- {n} encoder weights: `{model_cfg.model.ctclip.checkpoint}`{note}')
+        if model_cfg.training.from_latents: lines += [f'- {n} embeddings: `{e}`' for e in _embedding_folders(model_cfg)]
         if 'run' in r: lines.append(f"- {n} run folder: `{r['run']}`")
-        if 'evaluation' in r: lines.append(f"- {n} evaluation (report, metrics, predictions, plots): `{r['evaluation']}`")
+        if 'evaluation' in r:
+            lines.append(f"- {n} evaluation (report, metrics, predictions, plots): `{r['evaluation']}`")
     lines += [f'- this report: `{folder/"report.md"}`', '', '## Stages', '', *[f'- {s}' for s in res['stages']], '']
     reused = [s for s in res['stages'] if ': reused (' in s and ', made ' in s]
     intro = 'Made by an earlier call with the same config, data (by content) and code:'
@@ -204,52 +224,67 @@ def demo_report(cfg:Config, # the experiment
     return save_text('\n'.join(lines), folder/'report.md')
 
 # %% ../nbs/09_cli.ipynb #33fe817a
-def run_demo(cfg:Config|None=None, # the experiment; default: the embedded demo experiment (`DEMO`) in the working directory
-             retrain:bool=False, # train every model again in a new run folder, even where a finished run of its config exists
+def _checked_models(cfg, source) -> dict:
+    "Each model of `demo.models` → (its config, whether its encoder is random), every one checked before any work."
+    models = {n: with_random_encoder(model_cfg) for n, model_cfg in demo_model_configs(cfg, source).items()}
+    for name, (model_cfg, _) in models.items(): check_experiment(model_cfg, source, f'demo.models.{name}.')
+    if not models: check_experiment(cfg, source)
+    return models
+
+def run_demo(cfg:Config|None=None, # the experiment (default: the embedded `DEMO`, paths in the working directory)
+             retrain:bool=False, # train every model again (a new run folder) even if its config has a finished run
              progress:bool=True, # show progress bars
              verbose:bool=True, # print each stage's outcome (done, reused, resumed, failed) as it happens
              source:str='<demo config>', # names the config file in error messages
-            ) -> dict: # 'stages' (lines), 'models' (name → result), 'summary' (last lines), 'failed' (model names), 'report', ...
-    "The main job: data (made or reused) → clean → split → cache → train each model of `demo.models` (reused by config) → evaluate → report."
-    cfg, t0, stages = cfg or demo_config(), time.time(), []
+            ) -> dict: # 'stages', 'models' (name → result), 'summary' (last lines), 'failed' (names), 'report', ...
+    "The main job: data → clean → split → cache → train and evaluate each model of `demo.models` → report."
+    cfg, started, stages = cfg or demo_config(), time.time(), []
     def say(stage, status, detail=''):
         stages.append(f'{stage}: {status}' + (f' ({detail})' if detail else ''))
         if verbose: print(stages[-1], flush=True)
     seed_everything(cfg.seed)
-    models = {n: with_random_encoder(mc) for n, mc in demo_model_configs(cfg, source).items()} # checked before any work
-    for name, (mc, _) in models.items(): check_experiment(mc, source, f'demo.models.{name}.')
-    if not models: check_experiment(cfg, source)
-    profiles = list(dict.fromkeys(mc.training.profile for mc, _ in models.values())) or [cfg.training.profile]
+    models = _checked_models(cfg, source)
+    used = [model_cfg.training.profile for model_cfg, _ in models.values()]
+    profiles = list(dict.fromkeys(used)) or [cfg.training.profile]
     out = _data_stages(cfg, profiles, progress, say)
     out.update(stages=stages, models={}, failed=[])
-    for name, (mc, random_encoder) in models.items():
-        r = out['models'][name] = {'name': name, 'network': _network(mc, random_encoder), 'config': mc, 'random_encoder': random_encoder}
+    for name, (model_cfg, random_encoder) in models.items():
+        network = _network(model_cfg, random_encoder)
+        result = out['models'][name] = {'name': name, 'network': network, 'config': model_cfg,
+                                        'random_encoder': random_encoder}
         try:
-            r['run'] = _train_stage(name, mc, retrain, progress, say)
-            r.update(_evaluate_stage(name, mc, r['run'], say))
+            result['run'] = _train_stage(name, model_cfg, retrain, progress, say)
+            result.update(_evaluate_stage(name, model_cfg, result['run'], say))
         except _Stopped as e: # stopped on request: no other model starts
-            r['error'], r['stopped'] = str(e), True; out['failed'].append(name); say(name, 'stopped', r['error']); break
+            result['error'], result['stopped'] = str(e), True
+            out['failed'].append(name); say(name, 'stopped', result['error']); break
         except Exception as e: # one model failing leaves the others to run; the job then exits with 1
             if os.environ.get('CTC_DEBUG'): raise
-            r['error'] = error_message(e); out['failed'].append(name); say(name, 'failed', r['error'])
+            result['error'] = error_message(e); out['failed'].append(name); say(name, 'failed', result['error'])
     if models:
         out['report'] = demo_report(cfg, out)
         say('report', 'done', str(out['report']))
-    out['seconds'] = time.time() - t0
+    out['seconds'] = time.time() - started
     out['summary'] = [summary_line(r) for r in out['models'].values()]
     return out
 
 # %% ../nbs/09_cli.ipynb #f4057f2b
+_CONFIG_HELP = 'YAML experiment config (default: the embedded demo experiment, paths in the current folder)'
+_OUT_HELP = "put everything (data, caches, runs, report) under this folder: the config's paths are moved there"
+_RETRAIN_HELP = 'train every model again, in new run folders, even where a finished run of the same config exists'
+
 @call_parse
-def ctc_demo(config:Param('YAML experiment config (default: the embedded demo experiment, paths in the current folder)', str)=None,
-             out:Param("put everything (data, caches, runs, report) under this folder: the config's paths are moved there", str)=None,
-             retrain:Param('train every model again, in new run folders, even where a finished run of the same config exists', store_true)=False):
-    "Run the main job: data, cleaning, splits, caches, each model of demo.models trained and evaluated, a report; the last lines give each model's macro AUROC."
+def ctc_demo(config:Param(_CONFIG_HELP, str)=None,
+             out:Param(_OUT_HELP, str)=None,
+             retrain:Param(_RETRAIN_HELP, store_true)=False):
+    ("Run the main job: data, cleaning, splits, caches, each model of demo.models trained and evaluated, a report; "
+     "the last lines give each model's macro AUROC.")
     cfg = load_config(config) if config else demo_config()
     if out: cfg = rebase_paths(cfg, out)
     _LOG.info(f'experiment {cfg.name!r}: data in {cfg.paths.data_root}, runs in {cfg.paths.output_dir}')
     try: res = run_demo(cfg, retrain, source=config or '<demo config>')
-    except RuntimeError as e: print(f'ctc_demo: a stage failed: {e}', file=sys.stderr); raise SystemExit(1) # e.g. volumes that could not be written
+    except RuntimeError as e: # a stage failed, e.g. volumes that could not be written
+        print(f'ctc_demo: a stage failed: {e}', file=sys.stderr); raise SystemExit(1)
     if not res['models']: print(f'no models in demo.models of {cfg.name!r}: the data stages only')
     print(f"finished in {res['seconds']:.0f} s" + (f"; report: {res['report']}" if 'report' in res else ''))
     for line in res['summary']: print(line)
