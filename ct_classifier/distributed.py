@@ -15,7 +15,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from .core import pick_device
+from .runtime import pick_device
 
 # %% ../nbs/00e_distributed.ipynb #8341b0f7
 @dataclass(frozen=True)

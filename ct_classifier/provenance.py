@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .core import read_json_file, save_json
+from .files import read_json_file, save_json
 from .config import Config, config_hash
 from .sampling import split_path
 from .cache import cache_folder, read_manifest

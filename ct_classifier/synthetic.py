@@ -16,7 +16,9 @@ import pandas as pd
 from scipy.stats import norm
 
 from .core import (CTRATE_PREVALENCE, CTRateLayout, LABELS, METADATA_COLUMNS, N_LABELS, REPORT_COLUMNS,
-                                SPLITS, get_logger, parallel_map, save_csv, save_nifti, save_text)
+                                SPLITS)
+from .files import save_csv, save_nifti, save_text
+from .runtime import get_logger, parallel_map
 from .script import Param, call_parse, store_true
 from .findings import decode_finding_masks, render_volume
 
