@@ -70,8 +70,8 @@ def parse_volume_name(name:str, # e.g. 'valid_53_a_1.nii.gz', with or without th
     m = _VOLUME_RE.match(Path(str(name)).name)
     if m is None:
         raise ValueError(f"bad CT-RATE volume name {name!r}: expected {VOLUME_NAME_FORMAT}")
-    split, p, s, r, _ = m.groups()
-    return VolumeId(split, int(p), s, int(r))
+    split, patient, scan, reconstruction, _ = m.groups()
+    return VolumeId(split, int(patient), scan, int(reconstruction))
 
 # %% ../nbs/00_core.ipynb #14a29343
 _FLOAT = r'\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)\s*'
@@ -105,9 +105,11 @@ class CTRateLayout:
         if split not in SPLITS: raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         return split
     def metadata_csv(self, split:str) -> Path:
-        return self.dataset/'metadata'/('train_metadata.csv' if self._check(split) == 'train' else 'validation_metadata.csv')
+        name = 'train_metadata.csv' if self._check(split) == 'train' else 'validation_metadata.csv'
+        return self.dataset/'metadata'/name
     def reports_csv(self, split:str) -> Path:
-        return self.dataset/'radiology_text_reports'/('train_reports.csv' if self._check(split) == 'train' else 'validation_reports.csv')
+        name = 'train_reports.csv' if self._check(split) == 'train' else 'validation_reports.csv'
+        return self.dataset/'radiology_text_reports'/name
     def labels_csv(self, split:str) -> Path:
         return self.dataset/'multi_abnormality_labels'/f'{self._check(split)}_predicted_labels.csv'
     def no_chest_txt(self, split:str) -> Path: return self.dataset/'metadata'/f'no_chest_{self._check(split)}.txt'
@@ -115,7 +117,9 @@ class CTRateLayout:
     def manual_labels_dir(self) -> Path:
         "Default place of a copy of CT-CLIP's `text_classifier/data` (the manual labels; not in CT-RATE's release)."
         return self.root/'text_classifier'/'data'
-    def volume_dir(self, split:str) -> Path: return self.dataset/(f'{self._check(split)}_fixed' if self.fixed else split)
+    def volume_dir(self, split:str) -> Path:
+        folder = f'{self._check(split)}_fixed' if self.fixed else split
+        return self.dataset/folder
     def volume_path(self, name:str) -> Path:
         "Where the volume `name` lives: `<split>[_fixed]/<split>_<p>/<split>_<p>_<s>/<name>`."
         v = parse_volume_name(name)

@@ -109,7 +109,7 @@ def read_torch_file(path:str|Path, # a file of `torch.save` (a checkpoint, a sta
 def append_jsonl(path:str|Path, # a JSON-lines file (created if missing)
                  records:list, # JSON-able objects, one line each
                 ) -> Path:
-    "Append one JSON line per record, flushed to disk; a line that a killed writer cut short stays on a line of its own."
+    "Append one JSON line per record, flushed to disk; a line a killed writer cut short stays on a line of its own."
     path = Path(path)
     cut = path.is_file() and path.stat().st_size > 0 and _last_byte(path) != b'\n'
     with open(path, 'a', encoding='utf-8') as f:
@@ -144,18 +144,21 @@ def read_csv_file(path:str|Path, # a CSV file a user named
     if path.is_dir(): raise ValueError(f'{path}: is a folder; expected a {what} CSV file')
     if not path.is_file(): raise FileNotFoundError(f'{path}: {what} file not found')
     try: return pd.read_csv(path, encoding='utf-8-sig', **kwargs)
-    except pd.errors.EmptyDataError: raise ValueError(f'{path}: the {what} file is empty; expected a CSV with a header line') from None
+    except pd.errors.EmptyDataError:
+        raise ValueError(f'{path}: the {what} file is empty; expected a CSV with a header line') from None
     except UnicodeDecodeError as e:
-        raise ValueError(f'{path}: not UTF-8 text (byte {e.start} is 0x{e.object[e.start]:02x}); expected a UTF-8 {what} CSV') from None
-    except (pd.errors.ParserError, ValueError) as e: raise ValueError(f'{path}: not a readable {what} CSV ({e})') from None
+        bad_byte = f'byte {e.start} is 0x{e.object[e.start]:02x}'
+        raise ValueError(f'{path}: not UTF-8 text ({bad_byte}); expected a UTF-8 {what} CSV') from None
+    except (pd.errors.ParserError, ValueError) as e:
+        raise ValueError(f'{path}: not a readable {what} CSV ({e})') from None
 
 # %% ../nbs/00_files.ipynb #6c68f3aa
 def read_json_file(path:str|Path, # a JSON file a job wrote (a params file, a manifest)
                    what:str, # what it should be, for messages, e.g. 'a cache params file'
-                   check=None, # `check(obj)` raises KeyError, TypeError or ValueError if `obj` lacks what the reader needs
+                   check=None, # `check(obj)` raises KeyError, TypeError or ValueError for an unfit `obj`
                    hint:str='', # what was expected, appended to the message
                   ):
-    "The object in JSON file `path` (None if there is no such file); invalid JSON, or an object `check` refuses, is an error naming the file."
+    "The object in JSON file `path` (None if absent); invalid JSON, or one `check` refuses, is an error naming it."
     path = Path(path)
     if not path.is_file(): return None
     try:
@@ -163,7 +166,8 @@ def read_json_file(path:str|Path, # a JSON file a job wrote (a params file, a ma
         if check: check(obj)
         return obj
     except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f'{path}: not {what} ({type(e).__name__}: {e})' + (f'; {hint}' if hint else '')) from None
+        expected = f'; {hint}' if hint else ''
+        raise ValueError(f'{path}: not {what} ({type(e).__name__}: {e})' + expected) from None
 
 # %% ../nbs/00_files.ipynb #ed597f13
 def read_table(table, # a DataFrame (used as it is) or the path of a CSV file
@@ -177,10 +181,10 @@ def read_table(table, # a DataFrame (used as it is) or the path of a CSV file
 # %% ../nbs/00_files.ipynb #6434ff68
 def check_output_file(path:str|Path, # the file a command is about to write
                       inputs=(), # the files the command reads: the output must be none of them
-                      ours=None, # `ours(path) -> bool`: whether an existing file is one this command wrote (None: any may be replaced)
+                      ours=None, # `ours(path) -> bool`: whether this command wrote it (None: any may be replaced)
                       what:str='output file', # for messages
                      ) -> Path:
-    "Refuse an output path that is a folder, cannot be written, is one of the inputs, or is a file the command did not write."
+    "Refuse an output path that is a folder, unwritable, one of the inputs, or a file the command did not write."
     path = Path(path)
     if path.is_dir(): raise ValueError(f'{path}: is a folder; expected the path of the {what}')
     same = lambda a, b: a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
@@ -192,5 +196,6 @@ def check_output_file(path:str|Path, # the file a command is about to write
     try: tempfile.TemporaryFile(dir=parent).close()
     except OSError as e: raise ValueError(f'{path}: cannot be written in {parent} ({e.strerror})') from None
     if path.exists() and ours is not None and not ours(path):
-        raise ValueError(f'{path}: exists and was not written by this command; move it away or choose another path for the {what}')
+        raise ValueError(f'{path}: exists and was not written by this command; '
+                         f'move it away or choose another path for the {what}')
     return path

@@ -20,9 +20,9 @@ def get_logger(name:str='ct_classifier', # module name; prefixed with `ct_classi
     if not name.startswith('ct_classifier'): name = f'ct_classifier.{name}'
     root = logging.getLogger('ct_classifier')
     if not root.handlers:
-        h = logging.StreamHandler()
-        h.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s', '%H:%M:%S'))
-        root.addHandler(h)
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s', '%H:%M:%S'))
+        root.addHandler(handler)
         root.setLevel(logging.INFO)
     return logging.getLogger(name)
 
@@ -37,9 +37,9 @@ def seed_everything(seed:int=42, # one seed for Python, NumPy and PyTorch
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = False, True
-    g = torch.Generator()
-    g.manual_seed(seed)
-    return g
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
 
 # %% ../nbs/00_runtime.ipynb #067add65
 def seed_worker(worker_id:int): # the DataLoader worker's index
@@ -68,14 +68,17 @@ def pick_device(prefer:str|None=None, # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'; 
         if torch.cuda.is_available(): return torch.device('cuda')
         return torch.device('mps' if _mps_available() else 'cpu')
     try: dev = torch.device(prefer)
-    except RuntimeError as e: raise ValueError(f"unknown device {prefer!r}: expected 'auto', 'cpu', 'cuda[:i]' or 'mps'") from e
+    except RuntimeError as e:
+        raise ValueError(f"unknown device {prefer!r}: expected 'auto', 'cpu', 'cuda[:i]' or 'mps'") from e
     if dev.type == 'cuda':
         if not torch.cuda.is_available():
             raise ValueError(f"device {prefer!r} asked for, but torch.cuda.is_available() is False "
                                f"(torch {torch.__version__}: a CPU build, or no GPU visible)")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device {prefer!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) are visible")
-    if dev.type == 'mps' and not _mps_available(): raise ValueError(f"device {prefer!r} asked for, but MPS is not available")
+            visible = torch.cuda.device_count()
+            raise ValueError(f"device {prefer!r} asked for, but only {visible} CUDA device(s) are visible")
+    if dev.type == 'mps' and not _mps_available():
+        raise ValueError(f"device {prefer!r} asked for, but MPS is not available")
     return dev
 
 # %% ../nbs/00_runtime.ipynb #bcdfd937
@@ -140,10 +143,10 @@ def parallel_map(f, # a picklable function of one item
                 ):
     "Yield `f(item)` for each item, in order, from a process pool whose workers never outlive this process."
     from concurrent.futures import ProcessPoolExecutor
-    ex = (ProcessPoolExecutor(workers, initializer=exit_with_parent, initargs=(initializer,))
-          if workers > 1 and len(items) > 1 else None)
+    pool = (ProcessPoolExecutor(workers, initializer=exit_with_parent, initargs=(initializer,))
+            if workers > 1 and len(items) > 1 else None)
     try:
-        results = ex.map(f, items, chunksize=1) if ex else map(f, items)
+        results = pool.map(f, items, chunksize=1) if pool else map(f, items)
         yield from progress_bar(results, len(items), show=progress and len(items) > 0)
     finally:
-        if ex: ex.shutdown(cancel_futures=True)
+        if pool: pool.shutdown(cancel_futures=True)
