@@ -47,7 +47,8 @@ def main():
     from monai.transforms import Lambdad
     from ct_classifier.findings import render_volume
     from ct_classifier.synthetic import _affine_lps
-    from ct_classifier.core import save_nifti, save_csv, LABELS
+    from ct_classifier.core import LABELS
+    from ct_classifier.files import save_nifti, save_csv
     from ct_classifier.volumes import load_volume, preprocess_volume
     from ct_classifier.cache import generate_cache, cache_folder
     from ct_classifier.data import CachedVolumeDataset, to_model_input

@@ -71,7 +71,8 @@ def main():
     args = ap.parse_args()
     import torch
     if args.device.startswith('cuda') and not torch.cuda.is_available(): ap.error(f'--device {args.device}: torch.cuda.is_available() is False')
-    from ct_classifier.core import CTRateLayout, save_csv
+    from ct_classifier.core import CTRateLayout
+    from ct_classifier.files import save_csv
     from ct_classifier.synthetic import synthetic_tables, _write_volume, _RECON_NOISE
     tmp = Path(tempfile.mkdtemp())
     try:

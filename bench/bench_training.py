@@ -276,7 +276,7 @@ def main():
     if args.quick: args.volumes, args.workers, args.rounds, args.train_steps, args.ctclip_volumes = 8, '0', 1, 1, 2
     args.workers = [int(w) for w in args.workers.split(',')]
     warnings.filterwarnings('ignore')
-    from ct_classifier.core import get_logger, pick_device
+    from ct_classifier.runtime import get_logger, pick_device
     get_logger('training').setLevel('WARNING') # no per-epoch lines
     dev = pick_device(args.device)
     profile = 'cnn_small' if args.quick else 'cnn'

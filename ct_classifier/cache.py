@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .core import (CTRateLayout, append_jsonl, atomic_path, get_logger, parallel_map, parse_volume_name,
-                                read_json_file, read_table, save_text)
+from .core import CTRateLayout, parse_volume_name
+from .files import append_jsonl, atomic_path, read_json_file, read_table, save_text
+from .runtime import get_logger, parallel_map
 from .cleaning import check_volume_names
 from .script import Param, call_parse, store_true
 from .grid import PROFILES, Profile, get_profile

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from .core import (CTRateLayout, LABELS, REPORT_COLUMNS, SPLITS, VOLUME_NAME_FORMAT, VOLUME_NAME_PATTERN,
-                                check_output_file, parse_age, parse_volume_name, parse_xy_spacing, read_csv_file,
-                                save_csv)
+                                parse_age, parse_volume_name, parse_xy_spacing)
+from .files import check_output_file, read_csv_file, save_csv
 from .script import Param, call_parse, store_true
 from .config import CleaningConfig, Config, ConfigError, default_config, load_config
 

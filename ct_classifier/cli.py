@@ -11,7 +11,8 @@ import os, sys, time
 from dataclasses import fields
 from pathlib import Path
 
-from .core import get_logger, read_json_file, save_text, seed_everything
+from .files import read_json_file, save_text
+from .runtime import get_logger, seed_everything
 from .script import EXIT_STOPPED, Param, call_parse, error_message, store_true
 from .config import (Config, config_from_dict, config_hash, config_to_dict, demo_config,
                                   demo_model_configs, load_config)

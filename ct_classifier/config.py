@@ -16,7 +16,8 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-from .core import REPORT_COLUMNS, save_text
+from .core import REPORT_COLUMNS
+from .files import save_text
 
 # %% ../nbs/00c_config.ipynb #ba125949
 class ConfigError(ValueError):

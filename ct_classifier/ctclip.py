@@ -17,7 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import get_logger, save_torch
+from .files import save_torch
+from .runtime import get_logger
 from .config import ModelConfig
 from .ctvit import CTVIT_VARIANTS, CTViT, fast_linear
 from .models import register_model_family

@@ -15,7 +15,9 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .core import LABELS, get_logger, read_json_file, read_table
+from .core import LABELS
+from .files import read_json_file, read_table
+from .runtime import get_logger
 from .cleaning import check_label_values
 from .cache import entry_file, split_entries
 

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .core import append_jsonl, get_logger, pick_device, progress_bar, read_table, save_npy, save_text
+from .files import append_jsonl, read_table, save_npy, save_text
+from .runtime import get_logger, pick_device, progress_bar
 from .script import Param, call_parse
 from .cache import JobSummary, cache_folder, read_manifest
 from .data import CachedVolumeDataset, EmbeddingDataset, latent_file, read_latent, to_model_input

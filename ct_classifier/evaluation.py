@@ -17,7 +17,8 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.stats import norm, rankdata
 
-from .core import LABELS, atomic_write
+from .core import LABELS
+from .files import atomic_write
 from .metrics import METRICS, auroc_from_ranks, operating_points, youden_thresholds
 
 # %% ../nbs/07_evaluation.ipynb #2266258b

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .core import (LABELS, CTRateLayout, append_jsonl, get_logger, pick_device, read_json_file, save_json,
-                                seed_everything)
+from .core import LABELS, CTRateLayout
+from .files import append_jsonl, read_json_file, save_json
+from .runtime import get_logger, pick_device, seed_everything
 from .config import Config, ConfigError, config_hash, config_to_dict, default_config, load_config, save_config
 from .script import EXIT_STOPPED, Param, call_parse, store_true
 from .metrics import run_caveats

@@ -19,7 +19,9 @@ import torch.nn.functional as F
 import nibabel as nib
 from nibabel.orientations import apply_orientation, axcodes2ornt, io_orientation, ornt_transform
 
-from .core import LABELS, atomic_path, check_output_file, get_logger, progress_bar, read_table
+from .core import LABELS
+from .files import atomic_path, check_output_file, read_table
+from .runtime import get_logger, progress_bar
 from .volumes import LPS, MAX_VOXELS, Volume, load_volume, preprocess_volume
 from .grid import ModelGrid, Profile, get_profile
 from .cache import CACHE_DTYPE

@@ -18,7 +18,8 @@ import sqlalchemy
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from .core import exit_with_parent, get_logger, save_csv
+from .files import save_csv
+from .runtime import exit_with_parent, get_logger
 from .config import Config, ConfigError, config_from_dict, config_to_dict, load_config, save_config, set_keys
 from .script import Param, call_parse
 from .sampling import read_split, split_path

@@ -17,7 +17,9 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from .core import LABELS, check_output_file, get_logger, parallel_map, pick_device, read_json_file, save_csv
+from .core import LABELS
+from .files import check_output_file, read_json_file, save_csv
+from .runtime import get_logger, parallel_map, pick_device
 from .script import Param, call_parse, store_true
 from .config import Config, ModelConfig, load_config
 from .volumes import MAX_VOXELS

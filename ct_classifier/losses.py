@@ -11,7 +11,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import LABELS, get_logger
+from .core import LABELS
+from .runtime import get_logger
 from .data import read_split_table
 
 # %% ../nbs/06_losses.ipynb #1b61591e

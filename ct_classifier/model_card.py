@@ -16,8 +16,9 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from safetensors.torch import load_file, save_file
 
 from .metrics import run_caveats
-from .core import (LABELS, atomic_path, check_output_file, pick_device, read_csv_file, read_json_file,
-                                save_json, save_text)
+from .core import LABELS
+from .files import atomic_path, check_output_file, read_csv_file, read_json_file, save_json, save_text
+from .runtime import pick_device
 from .script import Param, call_parse
 from .config import load_config
 from .volumes import get_profile

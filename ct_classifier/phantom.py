@@ -168,20 +168,24 @@ def _chest(g, an, heart_scale=1., effusion_mm=0.):
 # %% ../nbs/00b_phantom.ipynb #8968967f
 def _airways(vol, g, an, wall=1.5, ectasis=None):
     "Trachea, main and segmental bronchi (air inside a soft-tissue wall); `ectasis` (sides) adds dilated ones."
-    c = an.carina
-    paint_capsule(vol, g, c, (0, c[1] - 5, 500), 11, 40); paint_capsule(vol, g, c, (0, c[1] - 5, 500), 9, -1000)
+    carina = an.carina
+    trachea_top = (0, carina[1] - 5, 500)
+    paint_capsule(vol, g, carina, trachea_top, 11, 40); paint_capsule(vol, g, carina, trachea_top, 9, -1000)
     for side in 'LR':
-        hc = an.hilum(side)
-        paint_capsule(vol, g, c, hc, 6 + wall, 40); paint_capsule(vol, g, c, hc, 6, -1000)
+        hilum = an.hilum(side)
+        paint_capsule(vol, g, carina, hilum, 6 + wall, 40); paint_capsule(vol, g, carina, hilum, 6, -1000)
         for k, d in enumerate(an.bronchi[:4] if side == 'L' else an.bronchi[4:]):
             d = d*[1 if side == 'L' else -1, 1, 1]*[.8, .6, 1]
-            paint_capsule(vol, g, hc, hc + 35*d, 2.5 + wall, 40); paint_capsule(vol, g, hc, hc + 35*d, 2.5, -1000)
+            branch_end = hilum + 35*d
+            paint_capsule(vol, g, hilum, branch_end, 2.5 + wall, 40)
+            paint_capsule(vol, g, hilum, branch_end, 2.5, -1000)
         if ectasis and side in ectasis:
-            lc, lr = an.lung(side)
+            _, lung_radius = an.lung(side)
             for d in (an.bronchi[:4] if side == 'L' else an.bronchi[4:]):
                 d = d*[1 if side == 'L' else -1, 1, 1]*[.8, .6, 1]
-                end = hc + d*lr*.85
-                paint_capsule(vol, g, hc, end, ectasis[side] + 2, 40); paint_capsule(vol, g, hc, end, ectasis[side], -1000)
+                end = hilum + d*lung_radius*.85
+                lumen = ectasis[side]
+                paint_capsule(vol, g, hilum, end, lumen + 2, 40); paint_capsule(vol, g, hilum, end, lumen, -1000)
 
 # %% ../nbs/00b_phantom.ipynb #8fb86ccd
 def _head(g):
@@ -217,7 +221,7 @@ class Phantom:
     @classmethod
     def create(cls, shape:tuple, # voxels (X, Y, Z)
                spacing:tuple, # voxel size (x, y, z) mm
-               seed:tuple=(0, 0, 1, 0, 1), # (seed, split, patient, scan, reconstruction): the first three choose the anatomy
+               seed:tuple=(0, 0, 1, 0, 1), # (seed, split, patient, scan, reconstruction); seed[:3] picks the anatomy
                difficulty:float=.3): # 0 = obvious findings, 1 = faint and small
         "The phantom of patient `seed[:3]` on a grid of `shape` voxels of `spacing` mm, nothing drawn yet."
         return cls(_Grid(shape, spacing), _Anatomy.draw(np.random.default_rng([*seed[:3], 1])), difficulty)

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .core import atomic_write
+from .files import atomic_write
 from .evaluation import Evaluation
 from .metrics import operating_points
 

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .core import atomic_write, check_output_file, read_json_file, save_json, save_text
+from .files import atomic_write, check_output_file, read_json_file, save_json, save_text
 from .script import Param, call_parse, store_true
 from .cache import cache_folder
 from .cleaning import PREDICTED_PREFIX, check_label_values

@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 
-from .core import LABELS, SPLITS, check_output_file, get_logger, read_json_file, save_csv, save_text
+from .core import LABELS, SPLITS
+from .files import check_output_file, read_json_file, save_csv, save_text
+from .runtime import get_logger
 from .script import Param, call_parse
 from .cleaning import gold_list_path, read_master
 

@@ -16,7 +16,8 @@ import pandas as pd
 import matplotlib.pyplot as plt
 from scipy.stats import t as student_t
 
-from .core import SPLITS, CTRateLayout, save_text
+from .core import SPLITS, CTRateLayout
+from .files import save_text
 from .cleaning import read_metadata
 from .evaluation import EVAL_METRICS, evaluate, metric_replicates, replicate_counts
 

@@ -18,7 +18,9 @@ from fastcore.basics import patch
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from .core import LABELS, get_logger, pick_device, progress_bar, read_torch_file, save_csv, save_json, save_torch
+from .core import LABELS
+from .files import read_torch_file, save_csv, save_json, save_torch
+from .runtime import get_logger, pick_device, progress_bar
 from .rng import global_rng_state, set_global_rng_state
 from .data import to_model_input
 from .distributed import all_gather_objects, any_rank, gather_shards, rank_and_world, shard_indices, sync_buffers

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 import nibabel as nib
 from nibabel.orientations import axcodes2ornt, io_orientation, ornt_transform, apply_orientation
 
-from .core import get_logger, parse_volume_name, parse_xy_spacing
+from .core import parse_volume_name, parse_xy_spacing
+from .runtime import get_logger
 from .dicom import read_dicom_series
 from .grid import ModelGrid, Profile, get_profile
 try: # ISA-L: inflates about 1.7x faster than zlib
