@@ -11,11 +11,9 @@ __all__ = ['CACHE_FORMAT', 'CACHE_DTYPE', 'LAYOUTS', 'cache_params', 'cache_key'
 import hashlib, json, math, os, shutil, tempfile, time
 from dataclasses import dataclass, field
 from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import torch
-
 from .core import CTRateLayout, parse_volume_name
 from .files import append_jsonl, atomic_path, read_json_file, read_table, save_text
 from .runtime import get_logger, parallel_map
