@@ -3,9 +3,10 @@
 
 `nbdev_test` runs the cells in an in-process IPython shell; this runs them in a separate `ipykernel` process, so
 what only a real kernel does is exercised too: the inline matplotlib backend, rich displays, ipywidgets, fastprogress's
-notebook bars and live plots. Cells are skipped exactly as `nbdev_test` skips them: a `#| eval: false` cell, a cell
-flagged with one of `settings.ini`'s `tst_flags` (`slow`, `gpu`) unless `--flags` names it, a notebook whose front
-matter says `skip_exec: true`.
+notebook bars and live plots. Cells are skipped exactly as `nbdev_test` skips them: a cell that calls `nbdev_export(`
+(it would rewrite the package while other notebooks import it), a `#| eval: false` cell, a cell flagged with one of
+`settings.ini`'s `tst_flags` (`slow`, `gpu`) unless `--flags` names it, a notebook whose front matter says
+`skip_exec: true`. The run fails if a package file changed while the notebooks ran.
 
 Besides "no cell raised", it checks what a reader of the docs sees: every visible (not `#| hide`) cell that calls a
 plotting function (`show_slices`, `slice_viewer`, `plot_*`, `plt.`) must display a figure (image/png) or a widget.
@@ -56,7 +57,8 @@ def prepare(path: Path, flags: set, tst_flags: set):
     for c in nb.cells:
         if c.cell_type == 'code':
             d = directives(c.source)
-            if d.get('eval', '').lower() == 'false' or (set(d) & tst_flags) - flags:
+            exports = 'nbdev_export' + '(' in c.source # nbdev_test's rule, split as nbdev writes it
+            if exports or d.get('eval', '').lower() == 'false' or (set(d) & tst_flags) - flags:
                 skipped += 1; continue
         keep.append(c)
     nb.cells = keep
@@ -127,6 +129,11 @@ def run(path: Path, flags: set, tst_flags: set, timeout: int) -> tuple:
     return True, line
 
 
+def package_files() -> dict:
+    "Each file of the package → (size, modification time in ns): what a notebook that rewrote it would change."
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted((ROOT/'ct_classifier').glob('*.py'))}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('notebooks', nargs='*', help='notebooks to run (default: every notebook in nbs/ not starting with _ or .)')
@@ -139,10 +146,14 @@ def main():
     tst_flags = set(ini['DEFAULT'].get('tst_flags', '').split())
     nbs = [Path(p).resolve() for p in a.notebooks] or sorted(p for p in (ROOT/'nbs').glob('*.ipynb') if not p.name.startswith(('_', '.')))
     for p in [p for p in nbs if p.name in a.exclude.split(',')]: print(f'skip {p.name}: run in a real kernel by the browser test'); nbs.remove(p)
-    t0, results = time.time(), []
+    t0, results, before = time.time(), [], package_files()
     with ThreadPoolExecutor(a.workers) as ex:
         for ok, line in ex.map(lambda p: run(p, set(a.flags.split()), tst_flags, a.timeout), nbs):
             print(('ok   ' if ok else 'FAIL ') + line, flush=True); results.append(ok)
+    changed = [name for name, was in before.items() if package_files().get(name) != was]
+    if changed: # a notebook rewrote the package under the others: their imports may have read half a file
+        print(f"FAIL ct_classifier: {len(changed)} files rewritten while the notebooks ran: {', '.join(changed[:5])}")
+        results.append(False)
     failed = results.count(False)
     print(f'real kernel: {len(results) - failed} passed, {failed} failed in {time.time() - t0:.0f} s')
     sys.exit(1 if failed else 0)
