@@ -28,7 +28,8 @@ def main():
     shutil.rmtree(cache)
     if mixed:
         for w in mixed: print(str(w.message), file=sys.stderr)
-        sys.exit(f'{len(mixed)} cell(s) mix imports with other code: the docs build would execute them; move the imports to a cell of their own')
+        sys.exit(f'{len(mixed)} cell(s) mix imports with other code: the docs build would execute them; '
+                 'move the imports to a cell of their own')
     print(f'docs: {n} notebooks processed')
 
 if __name__ == '__main__': main()

@@ -13,7 +13,8 @@ MARKER = '<!-- readme-chain:'
 
 def chain_block(readme:str) -> list[str]:
     "The commands of the ```sh block right after the marker line: one per line, continuations joined, comments dropped."
-    if readme.count(MARKER) != 1: raise SystemExit(f'README.md: expected exactly one {MARKER!r} line, found {readme.count(MARKER)}')
+    found = readme.count(MARKER)
+    if found != 1: raise SystemExit(f'README.md: expected exactly one {MARKER!r} line, found {found}')
     after = readme[readme.index(MARKER):].split('\n', 1)[1]
     m = re.match(r'```sh\n(.*?)\n```', after, re.S)
     if not m: raise SystemExit(f'README.md: the line after {MARKER!r} ... must open a ```sh block')

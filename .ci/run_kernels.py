@@ -78,10 +78,12 @@ def _plot_calls(src: str) -> set:
                 f = n.func
                 name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ''
                 owner = f.value.id if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) else ''
-                if name == 'show_slices' or name.startswith('plot_') or (owner == 'plt' and name in ('subplots', 'figure')): names.add(name)
+                draws = name == 'show_slices' or name.startswith('plot_')
+                if draws or (owner == 'plt' and name in ('subplots', 'figure')): names.add(name)
                 if owner == 'plt' and name == 'close': names.add('close')
     last = tree.body[-1] if tree.body else None # a viewer shows itself only as the cell's value
-    if isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) and getattr(last.value.func, 'id', '') == 'slice_viewer': names.add('slice_viewer')
+    shown = isinstance(last, ast.Expr) and isinstance(last.value, ast.Call) # a call whose value the cell displays
+    if shown and getattr(last.value.func, 'id', '') == 'slice_viewer': names.add('slice_viewer')
     return names
 
 
@@ -93,7 +95,8 @@ def check_displays(nb) -> list:
         calls = _plot_calls(c.source)
         if not calls or 'close' in calls: continue
         data = [o.get('data', {}) for o in c.get('outputs', [])]
-        if 'slice_viewer' in calls and not any(WIDGET in d for d in data): bad.append(f'cell {i} shows a slice viewer, but no widget was displayed')
+        if 'slice_viewer' in calls and not any(WIDGET in d for d in data):
+            bad.append(f'cell {i} shows a slice viewer, but no widget was displayed')
         if calls - {'slice_viewer'} and not any('image/png' in d for d in data):
             bad.append(f'cell {i} draws ({", ".join(sorted(calls - {"slice_viewer"}))}) but displayed no figure')
     return bad
@@ -103,28 +106,33 @@ def execute(path: Path, flags: set, tst_flags: set, timeout: int):
     "Run one notebook in a fresh kernel: (the executed notebook, cells skipped), or raise nbclient's error."
     nb, skipped = prepare(path, flags, tst_flags)
     if nb is None: return None, 0
-    NotebookClient(nb, timeout=timeout, kernel_name='python3', resources={'metadata': {'path': str(path.parent)}}).execute()
+    where = {'metadata': {'path': str(path.parent)}}
+    NotebookClient(nb, timeout=timeout, kernel_name='python3', resources=where).execute()
     return nb, skipped
 
 
 def run(path: Path, flags: set, tst_flags: set, timeout: int) -> tuple:
-    "(ok, one-line report) for one notebook. A cell that times out or a kernel that dies gets one more try in a new kernel, said in the report."
+    """(ok, one-line report) for one notebook.
+    A cell that times out or a kernel that dies gets one more try in a new kernel, said in the report."""
     t0, note = time.time(), ''
     for attempt in (1, 2):
         try: nb, skipped = execute(path, flags, tst_flags, timeout); break
         except (CellTimeoutError, DeadKernelError) as e:
-            if attempt == 2: return False, f'{path.name}: FAILED twice after {time.time() - t0:.0f} s: {type(e).__name__}: {str(e).strip()[-300:]}'
+            why = f'{type(e).__name__}: {str(e).strip()[-300:]}'
+            if attempt == 2: return False, f'{path.name}: FAILED twice after {time.time() - t0:.0f} s: {why}'
             note = f' (retried once after {type(e).__name__})'
         except CellExecutionError as e:
             msg = str(e).strip().splitlines()
-            return False, f'{path.name}: FAILED after {time.time() - t0:.0f} s: ' + ' | '.join(l for l in msg[-6:] if l.strip())[:1500]
+            last_lines = ' | '.join(l for l in msg[-6:] if l.strip())[:1500]
+            return False, f'{path.name}: FAILED after {time.time() - t0:.0f} s: {last_lines}'
     if nb is None: return True, f'{path.name}: skipped (skip_exec)'
     outs = [o for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', [])]
     images = sum('image/png' in o.get('data', {}) for o in outs)
     widgets = sum(WIDGET in o.get('data', {}) for o in outs)
     bad = check_displays(nb)
     n = sum(c.cell_type == 'code' for c in nb.cells)
-    line = f'{path.name}: {n} cells run, {skipped} skipped, {images} figures, {widgets} widgets, {time.time() - t0:.0f} s{note}'
+    counts = f'{n} cells run, {skipped} skipped, {images} figures, {widgets} widgets'
+    line = f'{path.name}: {counts}, {time.time() - t0:.0f} s{note}'
     if bad: return False, f'{line}: FAILED: ' + '; '.join(bad)
     return True, line
 
@@ -136,16 +144,22 @@ def package_files() -> dict:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('notebooks', nargs='*', help='notebooks to run (default: every notebook in nbs/ not starting with _ or .)')
+    ap.add_argument('notebooks', nargs='*',
+                    help='notebooks to run (default: every notebook in nbs/ not starting with _ or .)')
     ap.add_argument('--flags', default='', help='tst_flags to run too, e.g. "slow gpu" (default: none, as nbdev_test)')
     ap.add_argument('--workers', type=int, default=2, help='notebooks run at once (default: 2)')
-    ap.add_argument('--timeout', type=int, default=480, help='seconds one cell may take before the notebook is retried once in a new kernel (default: 480)')
-    ap.add_argument('--exclude', default='', help='notebook names not to run here, comma-separated (e.g. those the browser test ran in a real kernel)')
+    ap.add_argument('--timeout', type=int, default=480,
+                    help='seconds one cell may take before the notebook is retried once in a new kernel (default: 480)')
+    ap.add_argument('--exclude', default='',
+                    help='notebook names not to run here, comma-separated '
+                         '(e.g. those the browser test ran in a real kernel)')
     a = ap.parse_args()
     ini = configparser.ConfigParser(); ini.read(ROOT/'settings.ini')
     tst_flags = set(ini['DEFAULT'].get('tst_flags', '').split())
-    nbs = [Path(p).resolve() for p in a.notebooks] or sorted(p for p in (ROOT/'nbs').glob('*.ipynb') if not p.name.startswith(('_', '.')))
-    for p in [p for p in nbs if p.name in a.exclude.split(',')]: print(f'skip {p.name}: run in a real kernel by the browser test'); nbs.remove(p)
+    every = sorted(p for p in (ROOT/'nbs').glob('*.ipynb') if not p.name.startswith(('_', '.')))
+    nbs = [Path(p).resolve() for p in a.notebooks] or every
+    for p in [p for p in nbs if p.name in a.exclude.split(',')]:
+        print(f'skip {p.name}: run in a real kernel by the browser test'); nbs.remove(p)
     t0, results, before = time.time(), [], package_files()
     with ThreadPoolExecutor(a.workers) as ex:
         for ok, line in ex.map(lambda p: run(p, set(a.flags.split()), tst_flags, a.timeout), nbs):
