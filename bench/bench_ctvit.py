@@ -1,4 +1,5 @@
-"""Benchmark: one full-size CTViT forward pass (1×1×240×480×480 → 1×24×24×24×512) on the CPU, ours vs CT-CLIP's; ours alone on a GPU.
+"""Benchmark: one full-size CTViT forward pass (1×1×240×480×480 → 1×24×24×24×512) on the CPU, \
+ours vs CT-CLIP's; ours alone on a GPU.
 
 Both run the same random weights (CT-CLIP's v2 configuration, built once and saved) on the same random input in
 [-1, 1], in eval mode under `torch.no_grad()`, as CT-CLIP's inference scripts call it:
@@ -61,7 +62,8 @@ def _run(method, weights, inp, ctclip, repeat, out_dir, device, dtype, q):
             t0 = time.perf_counter(); y = run(); sync(); times.append(time.perf_counter() - t0)
             if i == 0:
                 hook.remove()
-                if out_dir: torch.save({'out': y.cpu(), 'pre': seen[0].reshape(y.shape).cpu()}, Path(out_dir)/f'{method}.pt')
+                if out_dir:
+                    torch.save({'out': y.cpu(), 'pre': seen[0].reshape(y.shape).cpu()}, Path(out_dir)/f'{method}.pt')
                 seen.clear()
             print(f'    {method} pass {i + 1}: {times[-1]:.2f} s', flush=True)
             del y
@@ -70,22 +72,29 @@ def _run(method, weights, inp, ctclip, repeat, out_dir, device, dtype, q):
 
 
 def measure(method, weights, inp, ctclip, repeat, out_dir=None, device='cpu', dtype='float32'):
-    return in_fresh_process(_run, method, str(weights), str(inp), ctclip, repeat, out_dir and str(out_dir), device, dtype, label=method)
+    return in_fresh_process(_run, method, str(weights), str(inp), ctclip, repeat, out_dir and str(out_dir),
+                            device, dtype, label=method)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--ctclip', help='a checkout of the CT-CLIP repository (outside this project); without it, ours alone')
+    ap.add_argument('--ctclip',
+                    help='a checkout of the CT-CLIP repository (outside this project); without it, ours alone')
     ap.add_argument('--repeat', type=int, default=3, help='forward passes per process')
     ap.add_argument('--rounds', type=int, default=2, help='fresh processes per method, alternating')
-    ap.add_argument('--device', default='cpu', help='cpu (default) or cuda, cuda:1: where ours runs (CT-CLIP\'s only on the CPU)')
-    ap.add_argument('--dtype', default='float32', choices=('float32', 'bf16'), help='bf16: under CUDA bf16 autocast (default: float32)')
+    ap.add_argument('--device', default='cpu',
+                    help='cpu (default) or cuda, cuda:1: where ours runs (CT-CLIP\'s only on the CPU)')
+    ap.add_argument('--dtype', default='float32', choices=('float32', 'bf16'),
+                    help='bf16: under CUDA bf16 autocast (default: float32)')
     ap.add_argument('--batch', type=int, default=1, help='volumes per forward pass (default: 1)')
     args = ap.parse_args()
     import torch
-    if args.device.startswith('cuda') and not torch.cuda.is_available(): ap.error(f'--device {args.device}: torch.cuda.is_available() is False')
-    if args.ctclip and args.device != 'cpu': ap.error("CT-CLIP's CTViT is patched to run on the CPU: compare with --device cpu, or drop --ctclip")
-    if args.dtype == 'bf16' and not args.device.startswith('cuda'): ap.error('--dtype bf16 is the CUDA autocast: use it with --device cuda')
+    if args.device.startswith('cuda') and not torch.cuda.is_available():
+        ap.error(f'--device {args.device}: torch.cuda.is_available() is False')
+    if args.ctclip and args.device != 'cpu':
+        ap.error("CT-CLIP's CTViT is patched to run on the CPU: compare with --device cpu, or drop --ctclip")
+    if args.dtype == 'bf16' and not args.device.startswith('cuda'):
+        ap.error('--dtype bf16 is the CUDA autocast: use it with --device cuda')
     import torch
     from ct_classifier.ctvit import CTViT
     tmp = Path(tempfile.mkdtemp())
@@ -94,14 +103,16 @@ def main():
         torch.save(CTViT(**CFG).state_dict(), tmp/'weights.pt') # random weights, loaded by both
         g = torch.Generator().manual_seed(1)
         torch.save(torch.rand(args.batch, 1, 240, 480, 480, generator=g)*2 - 1, tmp/'input.pt')
-        gpu = f'; {torch.cuda.get_device_name(args.device)}, CUDA {torch.version.cuda}' if args.device.startswith('cuda') else ''
-        print(f'CTViT forward, input ({args.batch}, 1, 240, 480, 480) float32; torch {torch.__version__}, {os.cpu_count()} cores, '
-              f'{torch.get_num_threads()} threads; repeat {args.repeat}, rounds {args.rounds}; device {args.device}, {args.dtype}{gpu}')
+        gpu = (f'; {torch.cuda.get_device_name(args.device)}, CUDA {torch.version.cuda}'
+               if args.device.startswith('cuda') else '')
+        print(f'CTViT forward, input ({args.batch}, 1, 240, 480, 480) float32; '
+              f'torch {torch.__version__}, {os.cpu_count()} cores, {torch.get_num_threads()} threads; '
+              f'repeat {args.repeat}, rounds {args.rounds}; device {args.device}, {args.dtype}{gpu}')
         res = {'ctclip': [], 'ours': []} if args.ctclip else {'ours': []}
         for r in range(args.rounds):
             for method in res:
-                res[method].append(measure(method, tmp/'weights.pt', tmp/'input.pt', args.ctclip, args.repeat, tmp if r == 0 else None,
-                                           args.device, args.dtype))
+                res[method].append(measure(method, tmp/'weights.pt', tmp/'input.pt', args.ctclip, args.repeat,
+                                           tmp if r == 0 else None, args.device, args.dtype))
         summary = {}
         for method, runs in res.items():
             best, first, peak = min(min(t) for t, _, _ in runs), runs[0][0][0], max(p for _, p, _ in runs)
@@ -110,8 +121,11 @@ def main():
             print(f'  {label:16s} best {best:6.2f} s   first pass {first:6.2f} s   peak memory +{peak:6.0f} MiB '
                   f'(above {runs[0][2]:.0f} MiB with model and input loaded)')
             if args.device.startswith('cuda'):
-                print(f'  peak GPU memory allocated: {peak + runs[0][2]:,.0f} MiB (model and input {runs[0][2]:,.0f} MiB + passes '
-                      f'{peak:,.0f} MiB; torch.cuda.max_memory_allocated); {args.batch/best:.2f} volumes/s at batch {args.batch}')
+                print(f'  peak GPU memory allocated: {peak + runs[0][2]:,.0f} MiB '
+                      f'(model and input {runs[0][2]:,.0f} MiB + passes {peak:,.0f} MiB; '
+                      f'torch.cuda.max_memory_allocated); {args.batch/best:.2f} volumes/s at batch {args.batch}')
+
+
         if not args.ctclip: return
         a, b = torch.load(tmp/'ctclip.pt', weights_only=True), torch.load(tmp/'ours.pt', weights_only=True)
         same = (a['out'] == b['out']).all(-1)

@@ -31,12 +31,15 @@ def main():
         print(res)
         print(summary.to_string(index=False))
         total = t2 - t0
-        print(f'cleaning {t1 - t0:.1f} s + sampling {t2 - t1:.1f} s = {total:.1f} s -> {total/30:.3f} of the 30 s budget')
+        print(f'cleaning {t1 - t0:.1f} s + sampling {t2 - t1:.1f} s = {total:.1f} s '
+              f'-> {total/30:.3f} of the 30 s budget')
         for split in ('train', 'valid'):
             src = res.master[res.master.split == split]
             worst_pkg = worst_ours = t_pkg = t_ours = 0
             for seed in range(5):
-                t = time.perf_counter(); raw = stratified_sample(src, .15, seed, repair=False); t_pkg += time.perf_counter() - t
+                t = time.perf_counter(); raw = stratified_sample(src, .15, seed, repair=False)
+                t_pkg += time.perf_counter() - t
+
                 t = time.perf_counter(); ours = stratified_sample(src, .15, seed); t_ours += time.perf_counter() - t
                 worst_pkg = max(worst_pkg, max_prevalence_deviation(raw, src))
                 worst_ours = max(worst_ours, max_prevalence_deviation(ours, src))

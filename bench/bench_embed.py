@@ -26,7 +26,8 @@ def main():
     ap.add_argument('--epochs', type=int, default=10, help='epochs for the totals (the reference epoch is timed once)')
     ap.add_argument('--device', default='cpu')
     args = ap.parse_args()
-    if args.device.startswith('cuda') and not torch.cuda.is_available(): ap.error(f'--device {args.device}: torch.cuda.is_available() is False')
+    if args.device.startswith('cuda') and not torch.cuda.is_available():
+        ap.error(f'--device {args.device}: torch.cuda.is_available() is False')
     warnings.filterwarnings('ignore')
     from ct_classifier.core import CTRateLayout
     from ct_classifier.synthetic import make_synthetic_ct_rate
@@ -46,8 +47,8 @@ def main():
         torch.manual_seed(0)
         model = CTClipClassifier(head='new').to(dev)
         n_train = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        print(f'{len(split)} volumes of 1×240×480×480; full-size CTClipClassifier, {n_train:,} trainable parameters (the head); '
-              f'device {dev}, {torch.get_num_threads()} threads')
+        print(f'{len(split)} volumes of 1×240×480×480; full-size CTClipClassifier, '
+              f'{n_train:,} trainable parameters (the head); device {dev}, {torch.get_num_threads()} threads')
 
         # the reference way: one epoch, the frozen encoder runs on every volume
         ds = CachedVolumeDataset(split, cache)
@@ -82,8 +83,9 @@ def main():
         print(f'{E} epochs in total: reference {E*ref_epoch:.1f} s, ours {encode_once + E*ours_epoch:.1f} s '
               f'-> {E*ref_epoch/(encode_once + E*ours_epoch):.1f}x')
         if dev.type == 'cuda':
-            print(f'peak GPU memory allocated: {torch.cuda.max_memory_allocated(dev)/2**20:,.0f} MiB ({torch.cuda.get_device_name(dev)}, '
-                  f'torch {torch.__version__}, CUDA {torch.version.cuda})')
+            print(f'peak GPU memory allocated: {torch.cuda.max_memory_allocated(dev)/2**20:,.0f} MiB '
+                  f'({torch.cuda.get_device_name(dev)}, torch {torch.__version__}, CUDA {torch.version.cuda})')
+
     finally:
         shutil.rmtree(tmp)
 

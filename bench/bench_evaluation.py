@@ -94,22 +94,28 @@ def main():
     t = time.perf_counter()
     ref = sklearn_loop(p, y, pid, counts_ref)
     t_ref = time.perf_counter() - t
-    print(f'reference: scikit-learn loop, roc_auc_score per label per replicate (AUROC only): {t_ref:.2f} s', flush=True)
+    print(f'reference: scikit-learn loop, roc_auc_score per label per replicate (AUROC only): {t_ref:.2f} s',
+          flush=True)
     print(f'-> ours is {t_ref/t_ours:.1f}x faster ({"PASS" if t_ref/t_ours >= 20 else "FAIL"} the 20x target)')
     lim_ref = np.nanquantile(ref, [.025, .975], axis=0)
     lim_ours = ours.loc[list(LABELS), ['auroc_lo', 'auroc_hi']].to_numpy().T
     diff = np.abs(lim_ref - lim_ours)
     # Monte-Carlo error, measured: the same bootstrap_ci with another seed differs from the first by that much
-    again = bootstrap_ci(p, y, patient_ids=pid, n_boot=B, seed=1).loc[list(LABELS), ['auroc_lo', 'auroc_hi']].to_numpy().T
+    again = (bootstrap_ci(p, y, patient_ids=pid, n_boot=B, seed=1)
+             .loc[list(LABELS), ['auroc_lo', 'auroc_hi']].to_numpy().T)
     yardstick = np.abs(again - lim_ours).max()
     worst = np.unravel_index(np.argmax(diff), diff.shape)
-    print(f'intervals: largest difference of a limit, ours vs reference: {diff.max():.4f} (AUROC units; {LABELS[worst[1]]}, '
+    print(f'intervals: largest difference of a limit, ours vs reference: {diff.max():.4f} '
+          f'(AUROC units; {LABELS[worst[1]]}, '
           f'{"lower" if worst[0] == 0 else "upper"} limit); ours with seed 0 vs seed 1: {yardstick:.4f} -> '
-          f'{"PASS" if diff.max() <= 2*yardstick else "FAIL"}: the same intervals within Monte-Carlo error (at most twice the seed-to-seed difference)')
+          f'{"PASS" if diff.max() <= 2*yardstick else "FAIL"}: the same intervals within Monte-Carlo error '
+          f'(at most twice the seed-to-seed difference)')
     vol = bootstrap_ci(p, y, n_boot=B, seed=0, micro=False).loc[list(LABELS), ['auroc_lo', 'auroc_hi']].to_numpy().T
     w_pat, w_vol = np.median(lim_ours[1] - lim_ours[0]), np.median(vol[1] - vol[0])
-    print(f'width of the AUROC intervals, median over labels: {w_pat:.3f} resampling patients, {w_vol:.3f} resampling '
-          f'volumes as if independent ({1 - w_vol/w_pat:.0%} narrower: too narrow, a patient\'s volumes are correlated)')
+    print(f'width of the AUROC intervals, median over labels: {w_pat:.3f} resampling patients, '
+          f'{w_vol:.3f} resampling volumes as if independent '
+          f'({1 - w_vol/w_pat:.0%} narrower: too narrow, a patient\'s volumes are correlated)')
+
     print(f'\nload average at the end: {"/".join(f"{v:.2f}" for v in os.getloadavg())}')
 
 

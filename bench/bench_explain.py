@@ -26,7 +26,8 @@ by default; OMP_NUM_THREADS=1 for one).
 
 `--device cuda` runs the maps on the GPU (bench/gpu_check.sh does); the volumes are made on the CPU either way.
 
-Run from the repository root:  python bench/bench_explain.py [--device cpu] [--volumes 8] [--occ-volumes 2] [--occ-patch 56 120 120] [--repeats 2] [--skip-monai] [--skip-bf16]
+Run from the repository root:  python bench/bench_explain.py [--device cpu] [--volumes 8] [--occ-volumes 2] \
+[--occ-patch 56 120 120] [--repeats 2] [--skip-monai] [--skip-bf16]
 """
 import argparse, math, os, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -43,11 +44,14 @@ from ct_classifier.explain import explain
 
 
 def volumes(n):
-    "n synthetic chest volumes (each with every finding, 300 × 300 × 120 voxels of 1.2 × 1.2 × 3 mm) at the `cnn` profile."
+    ("n synthetic chest volumes (each with every finding, 300 × 300 × 120 voxels of 1.2 × 1.2 × 3 mm) "
+     "at the `cnn` profile.")
     out = []
     for i in range(n):
-        hu = render_volume((300, 300, 120), (1.2, 1.2, 3.), labels=np.ones(len(LABELS)), difficulty=0., seed=(0, 1, i, 0, 1))
-        out.append(preprocess_volume(Volume(hu, (1.2, 1.2, 3.), np.diag([-1.2, -1.2, 3., 1.]), f'synthetic_{i}'), 'cnn'))
+        hu = render_volume((300, 300, 120), (1.2, 1.2, 3.), labels=np.ones(len(LABELS)), difficulty=0.,
+                           seed=(0, 1, i, 0, 1))
+        out.append(preprocess_volume(Volume(hu, (1.2, 1.2, 3.), np.diag([-1.2, -1.2, 3., 1.]), f'synthetic_{i}'),
+                                     'cnn'))
     return torch.stack(out)
 
 
@@ -70,11 +74,13 @@ def main():
     ap.add_argument('--occ-patch', type=int, nargs=3, default=[56, 120, 120])
     ap.add_argument('--repeats', type=int, default=2)
     ap.add_argument('--skip-monai', action='store_true')
-    ap.add_argument('--skip-bf16', action='store_true', help='skip the amp="bf16" run (slow on a CPU without bfloat16 units)')
+    ap.add_argument('--skip-bf16', action='store_true',
+                    help='skip the amp="bf16" run (slow on a CPU without bfloat16 units)')
     ap.add_argument('--device', default='cpu', help='cpu, cuda or cuda:1 (default: cpu)')
     a = ap.parse_args()
     global REPEATS, DEVICE; REPEATS, DEVICE = a.repeats, torch.device(a.device)
-    if DEVICE.type == 'cuda' and not torch.cuda.is_available(): sys.exit(f'--device {a.device}: torch.cuda.is_available() is False (no GPU here)')
+    if DEVICE.type == 'cuda' and not torch.cuda.is_available():
+        sys.exit(f'--device {a.device}: torch.cuda.is_available() is False (no GPU here)')
     cpu, load = cpu_line()
     print(f'machine: {cpu}; {torch.get_num_threads()} torch threads; torch {torch.__version__}; {load} at the start')
     t = time.perf_counter(); x = volumes(a.volumes); t = time.perf_counter() - t
@@ -90,36 +96,44 @@ def main():
     t_pred, _ = timed(predict)
     t_ours, m = timed(lambda: explain(net, x, label))
     t_ours3, _ = timed(lambda: explain(net, x, [label, 1, 2]))
-    print(f'(a) Grad-CAM, ResNet-18, {a.volumes} volumes: ours {t_ours:.1f} s (one call; {t_ours/a.volumes:.2f} s per volume); '
-          f'3 labels in one call {t_ours3:.1f} s')
-    print(f'    predicting the same batch (one forward pass without gradients, the default memory layout, float32, as predict does): '
+    print(f'(a) Grad-CAM, ResNet-18, {a.volumes} volumes: ours {t_ours:.1f} s '
+          f'(one call; {t_ours/a.volumes:.2f} s per volume); 3 labels in one call {t_ours3:.1f} s')
+    print(f'    predicting the same batch '
+          f'(one forward pass without gradients, the default memory layout, float32, as predict does): '
           f'{t_pred:.1f} s; the maps cost {t_ours/t_pred:.2f}x a prediction')
     if not a.skip_bf16:
         explain(net, x[:1], label, amp='bf16')                                                  # warm-up
         t_bf, mb = timed(lambda: explain(net, x, label, amp='bf16'))
         r = min(np.corrcoef(p.flatten(), q.flatten())[0, 1] for p, q in zip(m.cpu(), mb.cpu()))
-        print(f'    ours with amp="bf16": {t_bf:.1f} s ({t_bf/a.volumes:.2f} s per volume), {t_ours/t_bf:.2f}x float32; '
-              f'correlation with the float32 maps {r:.4f} or more')
+        print(f'    ours with amp="bf16": {t_bf:.1f} s ({t_bf/a.volumes:.2f} s per volume), '
+              f'{t_ours/t_bf:.2f}x float32; correlation with the float32 maps {r:.4f} or more')
     if not a.skip_monai:
         from monai.visualize import GradCAM
         cam = GradCAM(net, target_layers='blocks.7')
         cam(x[:1], class_idx=label)                                                             # warm-up
         t_monai, mm = timed(lambda: torch.cat([cam(x[i:i+1], class_idx=label) for i in range(a.volumes)]))
-        print(f'    MONAI GradCAM per volume (defaults): {t_monai:.1f} s ({t_monai/a.volumes:.2f} s per volume): ours is {t_monai/t_ours:.1f}x faster; '
+        print(f'    MONAI GradCAM per volume (defaults): {t_monai:.1f} s ({t_monai/a.volumes:.2f} s per volume): '
+              f'ours is {t_monai/t_ours:.1f}x faster; '
               f'3 labels: MONAI needs 3 calls per volume, about {3*t_monai:.0f} s, {3*t_monai/t_ours3:.1f}x')
     n, P = a.occ_volumes, tuple(a.occ_patch)
     boxes = math.prod(math.ceil(s/p) for s, p in zip(x.shape[2:], P))
     t_occ, _ = timed(lambda: explain(net, x[:n], label, 'occlusion', patch=P, stride=P, batch_size=4))
-    print(f'(b) occlusion, ResNet-18, boxes {P} (stride = box, {boxes} boxes + 1 pass per volume), {n} volumes: ours {t_occ:.1f} s '
-          f'({t_occ/n:.1f} s per volume)')
+    print(f'(b) occlusion, ResNet-18, boxes {P} (stride = box, {boxes} boxes + 1 pass per volume), {n} volumes: '
+          f'ours {t_occ:.1f} s ({t_occ/n:.1f} s per volume)')
     if not a.skip_monai:
         from monai.visualize import OcclusionSensitivity
         occ = OcclusionSensitivity(net, mask_size=P, n_batch=4, verbose=False, mode='mean_img', overlap=0.)
         t_mocc, _ = timed(lambda: [occ(x[i:i+1]) for i in range(n)])
-        print(f'    MONAI OcclusionSensitivity per volume, same boxes: {t_mocc:.1f} s: ours is {t_mocc/t_occ:.1f}x faster')
+        print(f'    MONAI OcclusionSensitivity per volume, same boxes: {t_mocc:.1f} s: '
+              f'ours is {t_mocc/t_occ:.1f}x faster')
     default = math.prod(math.ceil((s - 16)/(16*(1 - .6))) + 1 for s in x.shape[2:])
-    print(f'    MONAI OcclusionSensitivity defaults (16-voxel masks, overlap 0.6): {default} forward passes per volume (not run)')
-    if DEVICE.type == 'cuda': print(f'peak GPU memory: {torch.cuda.max_memory_allocated()/2**30:.2f} GiB ({torch.cuda.get_device_name(DEVICE)})')
+    print(f'    MONAI OcclusionSensitivity defaults (16-voxel masks, overlap 0.6): '
+          f'{default} forward passes per volume (not run)')
+    if DEVICE.type == 'cuda':
+        print(f'peak GPU memory: {torch.cuda.max_memory_allocated()/2**30:.2f} GiB '
+              f'({torch.cuda.get_device_name(DEVICE)})')
+
+
     print(f'{cpu_line()[1]} at the end')
 
 

@@ -1,4 +1,5 @@
-"""Benchmark: hyperparameter search staged by data (ours) vs staged by trial number (the reference project's scheme), at equal compute.
+"""Benchmark: hyperparameter search staged by data (ours) vs staged by trial number (the reference project's scheme), \
+at equal compute.
 
 Setting (tiny, so the whole script runs in minutes on 2 CPU cores): the package's synthetic CT-RATE, `--train`
 training and `--valid` validation patients at difficulty 0, a tune split of 25 % of the training split (the objective:
@@ -51,7 +52,8 @@ def base_config(root, args):
     from ct_classifier.config import HPOConfig, config_from_dict, default_config
     cfg = default_config(root)
     cfg.name, cfg.device = 'bench_hpo', 'cpu'
-    cfg.synthetic.n_train_patients, cfg.synthetic.n_valid_patients, cfg.synthetic.shape = args.train, args.valid, (64, 64, 40)
+    (cfg.synthetic.n_train_patients, cfg.synthetic.n_valid_patients,
+     cfg.synthetic.shape) = args.train, args.valid, (64, 64, 40)
     cfg.synthetic.difficulty = 0
     cfg.model.variant, cfg.model.options, cfg.training.profile = '10', {'widths': [8, 16, 32, 64]}, 'cnn_tiny'
     cfg.training.epochs, cfg.training.batch_size, cfg.training.augment, cfg.training.amp = args.epochs, 4, False, 'none'
@@ -90,7 +92,8 @@ def by_data(cfg, s, nvol):
         if t.state == TrialState.COMPLETE and t.value > best: best, best_at = t.value, runs
     return dict(best=best, fraction=fr[-1], honest=best, runs=runs, vol_epochs=spent*c.training.epochs,
                 to_best=best_at*c.training.epochs if best_at else None, wall=wall,
-                detail=f"{sum(t.state == TrialState.COMPLETE for t in trials)} of {len(trials)} trials promoted to f={fr[-1]:g}")
+                detail=f"{sum(t.state == TrialState.COMPLETE for t in trials)} of {len(trials)} trials "
+                       f"promoted to f={fr[-1]:g}")
 
 
 def by_trial_number(cfg, s, n, nvol, folder):
@@ -110,10 +113,13 @@ def by_trial_number(cfg, s, n, nvol, folder):
         rows.append((trial.number, f, params, score))
     wall = time.perf_counter() - t0
     num, f, params, best = max(rows, key=lambda r: r[3]) # the flaw: every fraction's scores compared as equals
-    honest = best if f == fr[-1] else train_score(c, params, c.seed + num, fr[-1], folder/f'ref_s{s}'/f'honest_{num:04d}')
-    return dict(best=best, fraction=f, honest=honest, runs=n, vol_epochs=sum(nvol[r[1]] for r in rows)*c.training.epochs,
+    honest = best if f == fr[-1] else train_score(c, params, c.seed + num, fr[-1],
+                                                  folder/f'ref_s{s}'/f'honest_{num:04d}')
+    return dict(best=best, fraction=f, honest=honest, runs=n,
+                vol_epochs=sum(nvol[r[1]] for r in rows)*c.training.epochs,
                 to_best=(num + 1)*c.training.epochs, wall=wall,
-                detail=f"{sum(r[1] == fr[0] for r in rows)} trials at f={fr[0]:g}, {sum(r[1] != fr[0] for r in rows)} larger; best trial {num}")
+                detail=f"{sum(r[1] == fr[0] for r in rows)} trials at f={fr[0]:g}, "
+                       f"{sum(r[1] != fr[0] for r in rows)} larger; best trial {num}")
 
 
 def markdown(df, index=False):
@@ -137,10 +143,12 @@ def main():
     args = ap.parse_args()
     if args.quick: args.seeds, args.trials, args.train, args.valid = args.seeds[:1], 3, 24, 8
     import ct_classifier.experiment, ct_classifier.hpo # their loggers exist, then quieted
-    warnings.filterwarnings('ignore'); logging.getLogger('ct_classifier').setLevel(logging.WARNING); optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings('ignore'); logging.getLogger('ct_classifier').setLevel(logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     cpu, load = cpu_line()
-    print(f'{cpu}, {torch.get_num_threads()} torch threads; torch {torch.__version__}, optuna {optuna.__version__}; {load}')
+    print(f'{cpu}, {torch.get_num_threads()} torch threads; '
+          f'torch {torch.__version__}, optuna {optuna.__version__}; {load}')
     tmp = Path(tempfile.mkdtemp(prefix='bench_hpo_'))
     try:
         from ct_classifier.experiment import prepare_data
@@ -148,8 +156,10 @@ def main():
         t0 = time.perf_counter(); d = prepare_data(cfg, progress=False)
         fr = sorted(cfg.sampling.hpo_fractions)
         nvol = {f: n_volumes(cfg, f) for f in fr}
-        print(f"data: {len(d['train'])} train / {len(d['tune']) if d['tune'] is not None else 0} tune volumes, HPO subsets "
-              + ', '.join(f'f={f:g}: {nvol[f]}' for f in fr) + f'; prepared in {time.perf_counter() - t0:.0f} s')
+        print(f"data: {len(d['train'])} train / {len(d['tune']) if d['tune'] is not None else 0} tune volumes, "
+              "HPO subsets " + ', '.join(f'f={f:g}: {nvol[f]}' for f in fr)
+              + f'; prepared in {time.perf_counter() - t0:.0f} s')
+
         rows = []
         for s in args.seeds:
             a = by_data(cfg, s, nvol)
@@ -157,12 +167,16 @@ def main():
             for side, r in (('staged by data (ours)', a), ('staged by trial number (reference)', b)):
                 rows.append({'seed': s, 'scheme': side, 'best tune AUROC': r['best'], 'on fraction': r['fraction'],
                              'honest (largest fraction)': r['honest'], 'trial-epochs': r['runs']*cfg.training.epochs,
-                             'volume-epochs': r['vol_epochs'], 'trial-epochs to best': r['to_best'], 'wall s': r['wall'], 'detail': r['detail']})
+                             'volume-epochs': r['vol_epochs'], 'trial-epochs to best': r['to_best'],
+                             'wall s': r['wall'], 'detail': r['detail']})
+
                 print(f"seed {s} {side}: best {r['best']:.4f} on f={r['fraction']:g}, honest {r['honest']:.4f}, "
                       f"{r['runs']*cfg.training.epochs} trial-epochs, {r['wall']:.0f} s; {r['detail']}", flush=True)
         df = pd.DataFrame(rows)
         print('\n' + markdown(df))
-        m = df.groupby('scheme', sort=False)[['best tune AUROC', 'honest (largest fraction)', 'trial-epochs', 'volume-epochs', 'wall s']].mean()
+        m = df.groupby('scheme', sort=False)[['best tune AUROC', 'honest (largest fraction)', 'trial-epochs',
+                                              'volume-epochs', 'wall s']].mean()
+
         print('\nmean over seeds:\n' + markdown(m, index=True))
         print(f'\n{cpu_line()[1]} (at the end)')
     finally: shutil.rmtree(tmp, ignore_errors=True)

@@ -1,4 +1,5 @@
-"""Benchmark: training. (a) the data pipeline alone, ours vs MONAI's; (b) ResNet-18 training throughput; (c) the CT-CLIP recipe from stored latents vs the encoder every step.
+"""Benchmark: training. (a) the data pipeline alone, ours vs MONAI's; (b) ResNet-18 training throughput; \
+(c) the CT-CLIP recipe from stored latents vs the encoder every step.
 
 All data is the package's synthetic CT-RATE, written to a temporary folder (removed at the end); nothing is written
 into the repository.
@@ -97,8 +98,8 @@ def ours_pass(dl, dev, augment, seed=0):
     t = time.perf_counter()
     for x, y in dl:
         x, y = to_model_input(x, dev), y.to(dev)
-        if augment: x = augment_batch(x, flip=('H',), p_flip=P_FLIP, rotate_deg=ROT_DEG, translate={a: TRANSLATE for a in 'DHW'},
-                                      intensity=INTENSITY, generator=g)
+        if augment: x = augment_batch(x, flip=('H',), p_flip=P_FLIP, rotate_deg=ROT_DEG,
+                                      translate={a: TRANSLATE for a in 'DHW'}, intensity=INTENSITY, generator=g)
         n += len(x)
     sync(dev)
     return n/(time.perf_counter() - t), x
@@ -115,7 +116,8 @@ def monai_pass(dl, dev):
 
 
 def monai_datasets(ds, spacing, cache_dir):
-    "The reference project's way: PersistentDataset (deterministic part on disk) + per-sample random transforms; and a read-only twin."
+    ("The reference project's way: PersistentDataset (deterministic part on disk) + per-sample random transforms; "
+     "and a read-only twin.")
     from monai.data import MetaTensor, PersistentDataset
     from monai.transforms import (Compose, EnsureTyped, Lambdad, RandAffined, RandFlipd, RandScaleIntensityd,
                                   RandShiftIntensityd)
@@ -131,7 +133,8 @@ def monai_datasets(ds, spacing, cache_dir):
             EnsureTyped(keys=['image', 'label'], dtype=torch.float32)]
     data = [{'image': str(f), 'label': ds.labels[i].numpy()} for i, f in enumerate(ds.files)]
     aug = PersistentDataset(data, transform=Compose(load + rand), cache_dir=cache_dir)
-    read = PersistentDataset(data, transform=Compose(load), cache_dir=cache_dir) # same entries (the key hashes the data item)
+    read = PersistentDataset(data, transform=Compose(load),
+                             cache_dir=cache_dir) # same entries (the key hashes the data item)
     for i in range(len(read)): read[i] # write the disk cache (untimed)
     return aug, read
 
@@ -144,9 +147,11 @@ def part_a(args, tmp, split, folder, profile, dev):
     p = get_profile(profile)
     m_aug, m_read = monai_datasets(ds, p.spacing, tmp/'monai')
     mb = lambda f: Path(f).stat().st_size/2**20
-    print(f'\n(a) data pipeline: {len(ds)} volumes of (1, {", ".join(map(str, p.shape))}) at the {p.name!r} profile, batch size '
-          f'{args.batch_size}, output float32 on {dev}; entry {mb(ds.files[0]):.1f} MiB (ours, float16 .npy) vs '
+    print(f'\n(a) data pipeline: {len(ds)} volumes of (1, {", ".join(map(str, p.shape))}) at the {p.name!r} profile, '
+          f'batch size {args.batch_size}, output float32 on {dev}; '
+          f'entry {mb(ds.files[0]):.1f} MiB (ours, float16 .npy) vs '
           f'{mb(next((tmp/"monai").glob("*.pt"))):.1f} MiB (MONAI, pickled float32 MetaTensor)')
+
     rows = []
     for w in args.workers:
         kw = dict(batch_size=args.batch_size, shuffle=True, num_workers=w, persistent_workers=w > 0)
@@ -154,19 +159,22 @@ def part_a(args, tmp, split, folder, profile, dev):
                    'MONAI': MonaiLoader(m_aug, **kw),
                    'ours read only': torch.utils.data.DataLoader(ds, generator=torch.Generator().manual_seed(0), **kw),
                    'MONAI read only': MonaiLoader(m_read, **kw)}
-        run = {'ours': partial(ours_pass, loaders['ours'], dev, True), 'MONAI': partial(monai_pass, loaders['MONAI'], dev),
+        run = {'ours': partial(ours_pass, loaders['ours'], dev, True),
+               'MONAI': partial(monai_pass, loaders['MONAI'], dev),
                'ours read only': partial(ours_pass, loaders['ours read only'], dev, False),
                'MONAI read only': partial(monai_pass, loaders['MONAI read only'], dev)}
         outs = {k: f()[1] for k, f in run.items()} # untimed pass: starts the workers, fills the page cache
         a, b = outs['ours'], outs['MONAI']
-        assert a.shape == b.shape and a.dtype == b.dtype == torch.float32 and a.device == b.device, (a.shape, a.dtype, b.shape, b.dtype)
+        assert (a.shape == b.shape and a.dtype == b.dtype == torch.float32
+                and a.device == b.device), (a.shape, a.dtype, b.shape, b.dtype)
         best = {k: 0. for k in run}
         for _ in range(args.rounds):
             for k, f in run.items(): best[k] = max(best[k], f()[0])
         del loaders, run, outs
         rows.append((w, best))
-        print(f'  workers {w}: ours {best["ours"]:.2f} vol/s (read only {best["ours read only"]:.1f}), MONAI {best["MONAI"]:.2f} vol/s '
-              f'(read only {best["MONAI read only"]:.1f}) -> ours {best["ours"]/best["MONAI"]:.2f}x faster (target >= 5); '
+        print(f'  workers {w}: ours {best["ours"]:.2f} vol/s (read only {best["ours read only"]:.1f}), '
+              f'MONAI {best["MONAI"]:.2f} vol/s (read only {best["MONAI read only"]:.1f}) '
+              f'-> ours {best["ours"]/best["MONAI"]:.2f}x faster (target >= 5); '
               f'both batches {tuple(a.shape)} {a.dtype}', flush=True)
     return rows
 
@@ -184,13 +192,14 @@ def part_b(args, split, folder, profile, dev):
     model = create_model({'family': 'resnet', 'variant': '18'})
     marks = []
     tr = Trainer(model, ds, loss_fn=FocalLoss(), epochs=1, batch_size=args.train_batch, device=dev, progress=False,
-                 augment=partial(augment_batch, flip=('H',), p_flip=P_FLIP, rotate_deg=ROT_DEG, translate={a: TRANSLATE for a in 'DHW'},
-                                 intensity=INTENSITY),
+                 augment=partial(augment_batch, flip=('H',), p_flip=P_FLIP, rotate_deg=ROT_DEG,
+                                 translate={a: TRANSLATE for a in 'DHW'}, intensity=INTENSITY),
                  hooks={'after_step': lambda t: (sync(dev), marks.append(time.perf_counter()))})
     amp = 'bf16 autocast' if dev.type == 'cuda' and tr.amp == 'bf16' else 'float32'
     p = get_profile(profile)
-    print(f'\n(b) ResNet-18 ({count_parameters(model)[0]:,} parameters) training on (1, {", ".join(map(str, p.shape))}) '
-          f'({p.name!r} profile), batch size {args.train_batch}, FocalLoss, AdamW, augment_batch on the device; {dev}, {amp}', flush=True)
+    print(f'\n(b) ResNet-18 ({count_parameters(model)[0]:,} parameters) '
+          f'training on (1, {", ".join(map(str, p.shape))}) ({p.name!r} profile), batch size {args.train_batch}, '
+          f'FocalLoss, AdamW, augment_batch on the device; {dev}, {amp}', flush=True)
     t0 = time.perf_counter()
     tr.train_epoch()
     steps = np.diff(marks) # marks[0] ends the warm-up step
@@ -216,9 +225,10 @@ def part_c(args, tmp, split, root, dev):
         profile, geometry = 'ctclip', {}
     t = time.perf_counter()
     folder = cached(split, root, tmp/'cache', profile)
-    print(f'\n(c) CT-CLIP recipe: {len(split)} volumes cached at {"1×20×80×80, tiny CTViT" if args.quick else "1×240×480×480, full-size CTViT"} '
-          f'({time.perf_counter() - t:.1f} s to cache); LiPro head, weighted BCE, AdamW, batch size {args.ctclip_batch}, '
-          f'{args.ctclip_epochs} epochs, {dev}', flush=True)
+    print(f'\n(c) CT-CLIP recipe: {len(split)} volumes cached at '
+          f'{"1×20×80×80, tiny CTViT" if args.quick else "1×240×480×480, full-size CTViT"} '
+          f'({time.perf_counter() - t:.1f} s to cache); LiPro head, weighted BCE, AdamW, '
+          f'batch size {args.ctclip_batch}, {args.ctclip_epochs} epochs, {dev}', flush=True)
     torch.manual_seed(0)
     model = CTClipClassifier(head='lipro', **geometry)
     head0 = copy.deepcopy(model.head.state_dict())
@@ -232,7 +242,8 @@ def part_c(args, tmp, split, root, dev):
     t = time.perf_counter()
     Trainer(model, vols, **kw).fit(); sync(dev)
     ref = time.perf_counter() - t
-    print(f'  reference (encoder every step): {ref:.2f} s for {args.ctclip_epochs} epochs ({ref/args.ctclip_epochs:.2f} s per epoch)', flush=True)
+    print(f'  reference (encoder every step): {ref:.2f} s for {args.ctclip_epochs} epochs '
+          f'({ref/args.ctclip_epochs:.2f} s per epoch)', flush=True)
 
     # ours: encode once, then the same Trainer on the stored latents
     model.head.load_state_dict(head0)
@@ -246,11 +257,12 @@ def part_c(args, tmp, split, root, dev):
     head_tr = time.perf_counter() - t
     model.head.load_state_dict(head0)
     t = time.perf_counter()
-    fit_head(model.head, eds, epochs=args.ctclip_epochs, batch_size=args.ctclip_batch, pos_weight=CTCLIP_POS_WEIGHT, device=dev)
+    fit_head(model.head, eds, epochs=args.ctclip_epochs, batch_size=args.ctclip_batch, pos_weight=CTCLIP_POS_WEIGHT,
+             device=dev)
     head_fit = time.perf_counter() - t
     ours = enc + head_tr
-    print(f'  ours: embed_cache once {enc:.2f} s, then {args.ctclip_epochs} epochs on the latents with Trainer {head_tr*1000:.1f} ms '
-          f'(fit_head {head_fit*1000:.1f} ms) -> {ours:.2f} s in total')
+    print(f'  ours: embed_cache once {enc:.2f} s, then {args.ctclip_epochs} epochs on the latents '
+          f'with Trainer {head_tr*1000:.1f} ms (fit_head {head_fit*1000:.1f} ms) -> {ours:.2f} s in total')
     print(f'  {args.ctclip_epochs} epochs: reference {ref:.2f} s vs ours {ours:.2f} s -> {ref/ours:.1f}x; '
           f'per epoch after encoding: {ref/args.ctclip_epochs:.2f} s vs {head_tr/args.ctclip_epochs*1000:.2f} ms -> '
           f'{ref/head_tr:,.0f}x', flush=True)
@@ -265,8 +277,10 @@ def main():
     ap.add_argument('--parts', default='abc', help='which parts to run, e.g. "a" or "bc" (default: abc)')
     ap.add_argument('--volumes', type=int, default=16, help='(a) volumes in the pass (default: 16)')
     ap.add_argument('--batch-size', type=int, default=4, help='(a) batch size (default: 4)')
-    ap.add_argument('--workers', default='0,2', help='(a) DataLoader workers, comma-separated values, each run for both sides (default: 0,2)')
-    ap.add_argument('--rounds', type=int, default=2, help='(a) timed passes per side, alternating; the best is kept (default: 2)')
+    ap.add_argument('--workers', default='0,2',
+                    help='(a) DataLoader workers, comma-separated values, each run for both sides (default: 0,2)')
+    ap.add_argument('--rounds', type=int, default=2,
+                    help='(a) timed passes per side, alternating; the best is kept (default: 2)')
     ap.add_argument('--train-batch', type=int, default=2, help='(b) batch size (default: 2)')
     ap.add_argument('--train-steps', type=int, default=2, help='(b) timed steps after one warm-up step (default: 2)')
     ap.add_argument('--ctclip-volumes', type=int, default=4, help='(c) volumes (default: 4)')
@@ -280,20 +294,25 @@ def main():
     get_logger('training').setLevel('WARNING') # no per-epoch lines
     dev = pick_device(args.device)
     profile = 'cnn_small' if args.quick else 'cnn'
-    print(f'{time.strftime("%Y-%m-%d %H:%M")}; {machine()}; device {dev}' + (' (CUDA: ' + torch.cuda.get_device_name(dev) + ')' if dev.type == 'cuda' else ''), flush=True)
-    n = max(args.volumes if 'a' in args.parts else 0, (1 + args.train_steps)*args.train_batch if 'b' in args.parts else 0,
+    print(f'{time.strftime("%Y-%m-%d %H:%M")}; {machine()}; device {dev}'
+          + (' (CUDA: ' + torch.cuda.get_device_name(dev) + ')' if dev.type == 'cuda' else ''), flush=True)
+    n = max(args.volumes if 'a' in args.parts else 0,
+            (1 + args.train_steps)*args.train_batch if 'b' in args.parts else 0,
             args.ctclip_volumes if 'c' in args.parts else 0)
     tmp = Path(tempfile.mkdtemp(prefix='bench_training_'))
     try:
         t = time.perf_counter()
         split = synthetic_split(tmp/'ct', n)
         folder = cached(split, tmp/'ct', tmp/'cache', profile) if set('ab') & set(args.parts) else None
-        print(f'synthetic set: {n} volumes written and cached at the {profile!r} profile in {time.perf_counter() - t:.1f} s', flush=True)
+        print(f'synthetic set: {n} volumes written and cached at the {profile!r} profile '
+              f'in {time.perf_counter() - t:.1f} s', flush=True)
         if 'a' in args.parts: part_a(args, tmp, split.head(args.volumes), folder, profile, dev)
         if 'b' in args.parts: part_b(args, split, folder, profile, dev)
         if 'c' in args.parts: part_c(args, tmp, split, tmp/'ct', dev)
-        if dev.type == 'cuda': print(f'\npeak GPU memory allocated: {torch.cuda.max_memory_allocated(dev)/2**20:,.0f} MiB '
-                                     f'(parts {args.parts}; torch.cuda.max_memory_allocated, CUDA {torch.version.cuda})')
+        if dev.type == 'cuda':
+            print(f'\npeak GPU memory allocated: {torch.cuda.max_memory_allocated(dev)/2**20:,.0f} MiB '
+                  f'(parts {args.parts}; torch.cuda.max_memory_allocated, CUDA {torch.version.cuda})')
+
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f'\nload average at the end: {"/".join(f"{v:.2f}" for v in os.getloadavg())}')

@@ -6,7 +6,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: bash bench/compare_commits.sh REV" >&2; exit 2; }
-rev=$(git rev-parse --verify --quiet "$1^{commit}") || { echo "compare_commits: $1 is not a commit of this repository" >&2; exit 2; }
+rev=$(git rev-parse --verify --quiet "$1^{commit}") \
+    || { echo "compare_commits: $1 is not a commit of this repository" >&2; exit 2; }
 old=$(mktemp -d)
 trap 'git worktree remove --force "$old" > /dev/null 2>&1; rm -rf "$old"' EXIT
 git worktree add --detach -q "$old" "$rev" || exit 1

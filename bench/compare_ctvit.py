@@ -33,7 +33,8 @@ CONFIGS = {
 def import_ctclip_ctvit(ctclip, device='cpu'):
     "CT-CLIP's `CTViT` class, from a patched temporary copy of its two files (the checkout is only read)."
     src = Path(ctclip)/'transformer_maskgit'/'transformer_maskgit'
-    if not (src/'ctvit.py').is_file(): raise FileNotFoundError(f'{src}/ctvit.py not found: --ctclip must be a CT-CLIP checkout')
+    if not (src/'ctvit.py').is_file():
+        raise FileNotFoundError(f'{src}/ctvit.py not found: --ctclip must be a CT-CLIP checkout')
     tmp = Path(tempfile.mkdtemp(prefix='ctclip_copy_'))
     atexit.register(shutil.rmtree, tmp, True)
     pkg = tmp/'transformer_maskgit'
@@ -63,7 +64,8 @@ def run_ctclip(model, x):
 def randomize_(sd, seed, scale=0.1):
     g = torch.Generator().manual_seed(seed)
     for k, t in sd.items():
-        if t.is_floating_point() and t.numel() and not k.endswith('initted'): t.add_(scale*torch.randn(t.shape, generator=g))
+        if t.is_floating_point() and t.numel() and not k.endswith('initted'):
+            t.add_(scale*torch.randn(t.shape, generator=g))
     return sd
 
 
@@ -91,14 +93,17 @@ def compare(name, ctclip_ctvit, seed=0, tie=1e-4):
         ok = d_pre < 1e-4 and d_out < 1e-4 and bool((gap[flipped] < tie).all())
         print(f'{name:6s} input {str(shape):22s} tokens {str(tuple(out_o.shape)):24s} max |pre-VQ diff| {d_pre:.1e}  '
               f'max |output diff| {d_out:.1e}  indices differing {int(flipped.sum())}/{flipped.numel()}'
-              + (f' (top-2 gaps {gap[flipped].max().item():.1e} or less)' if flipped.any() else '') + ('  OK' if ok else '  FAIL'))
+              + (f' (top-2 gaps {gap[flipped].max().item():.1e} or less)' if flipped.any() else '')
+              + ('  OK' if ok else '  FAIL'))
         if not ok: raise SystemExit(f'{name} {shape}: our CTViT does not match CT-CLIP\'s')
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--ctclip', required=True, help='a checkout of the CT-CLIP repository (outside this project)')
-    ap.add_argument('--full', action='store_true', help='also compare at full size (1×1×240×480×480; about a minute)')
+    ap.add_argument('--full', action='store_true',
+                    help='also compare at full size (1×1×240×480×480; about a minute)')
+
     args = ap.parse_args()
     ctvit = import_ctclip_ctvit(args.ctclip)
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads')

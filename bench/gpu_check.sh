@@ -10,8 +10,10 @@
 #   bash bench/gpu_check.sh [RESULTS]                # default RESULTS: gpu_check_results.txt
 #   bash bench/gpu_check.sh --dry-run                # print the steps and their commands, run nothing
 #   bash bench/gpu_check.sh --only ctvit_bf16,embed  # a subset of the steps (names as --dry-run prints them)
-#   bash bench/gpu_check.sh --budget 470             # the wall-clock budget in seconds (default 470: under 8 minutes)
-#   bash bench/gpu_check.sh --fetch-wheels DIR       # download the wheels a bare CUDA image lacks (needs pip and a registry)
+#   bash bench/gpu_check.sh --budget 470             # the wall-clock budget in seconds
+#                                                    # (default 470: under 8 minutes)
+#   bash bench/gpu_check.sh --fetch-wheels DIR       # download the wheels a bare CUDA image lacks
+#                                                    # (needs pip and a registry)
 #
 # What it runs, in this order (each step under its own `timeout`, never past the budget; a step that fails or times out
 # is recorded as such and the next one runs):
@@ -24,15 +26,18 @@
 #   cache          bench/bench_cache.py --device cuda: a cache entry read and moved to the GPU, vs MONAI
 #   preprocess     bench/bench_preprocess.py --device cuda: preprocessing one 512x512x300 volume on the GPU vs the CPU
 #                  (and CT-CLIP's own loader too when CTCLIP_DIR names a checkout of CT-CLIP's repository)
-#   train_a        bench/bench_training.py --parts a --device cuda: the data pipeline with augmentation on the GPU vs MONAI
-#   explain        bench/bench_explain.py --device cuda: Grad-CAM and occlusion maps for 8 volumes of the cnn profile vs MONAI
+#   train_a        bench/bench_training.py --parts a --device cuda: the data pipeline with augmentation on the GPU
+#                  vs MONAI
+#   explain        bench/bench_explain.py --device cuda: Grad-CAM and occlusion maps for 8 volumes of the cnn profile
+#                  vs MONAI
 #   notebooks      nbdev_test --flags gpu on every notebook with a `#| gpu` cell, whole notebooks (the unflagged cells
 #                  too, since the gpu cells use what earlier cells define), in parallel, `#| slow` cells skipped
 # Benchmarks with no GPU side are listed in the results as such: bench_data (pandas), bench_evaluation (numpy),
 # bench_synthetic (numpy), bench_hpo (tiny CPU trainings, compared at equal compute), compare_ctvit (needs a CT-CLIP
 # checkout; run it by hand).
-# Environment: PYTHON (the interpreter; default python, else python3); CTCLIP_DIR (a checkout of CT-CLIP's repository,
-# for the preprocess step); GPU_CHECK_ASSUME_GPU=1 (run the steps without a GPU: only to test this script's bookkeeping).
+# Environment: PYTHON (the interpreter; default python, else python3); CTCLIP_DIR (a checkout of CT-CLIP's
+# repository, for the preprocess step); GPU_CHECK_ASSUME_GPU=1 (run the steps without a GPU: only to test this
+# script's bookkeeping).
 # Peak GPU memory per step: nvidia-smi's memory.used sampled every 200 ms during the step (the whole device, so the
 # CUDA context is included) and, where a benchmark prints it, torch.cuda.max_memory_allocated.
 set -u
@@ -67,9 +72,28 @@ if [ -n "$WHEELS" ]; then
           --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
           --platform manylinux1_x86_64)
     # the packages of the GPU image lent to this project (its KINDS.md list, 2026-11-17); GPU_IMAGE_PACKAGES overrides
-    HAVE=${GPU_IMAGE_PACKAGES:-"absl-py accelerate aiofiles aiohappyeyeballs aiohttp aiosignal annotated-doc anyio attrs botorch build certifi charset-normalizer chex click cloudpickle cmake colorama contourpy coverage cuda-bindings cuda-core cuda-pathfinder cuda-toolkit cupy-cuda13x cycler cython diffrax e3nn einops equinox etils execnet filelock flatbuffers flax fonttools formulaic frozenlist fsspec gpytorch grpcio h11 h5py hf-xet httpcore httpx huggingface-hub humanize hypothesis idna imageio iniconfig interface-meta jax jax-cuda13-pjrt jax-cuda13-plugin jaxlib jaxtyping jinja2 joblib kiwisolver lazy-loader lightning lightning-utilities linear-operator lineax llvmlite lxml markdown markdown-it-py markupsafe matplotlib mdurl meson ml-dtypes mpi4py mpmath msgpack multidict multipledispatch mypy-extensions nanobind narwhals networkx ninja numba numba-cuda numpy numpyro nvidia-cublas nvidia-cuda-cupti nvidia-cuda-nvrtc nvidia-cuda-runtime nvidia-cudnn-cu13 nvidia-cufft nvidia-cufile nvidia-curand nvidia-cusolver nvidia-cusparse nvidia-cusparselt-cu13 nvidia-ml-py nvidia-nccl-cu13 nvidia-nvjitlink nvidia-nvshmem-cu13 nvidia-nvtx onnx onnx-ir onnxruntime onnxscript opencv-python-headless optax opt-einsum opt-einsum-fx optimistix orbax-checkpoint packaging pandas pathspec patsy peft pillow pip pluggy portalocker prometheus-client propcache protobuf psutil pyarrow pybind11 py-cpuinfo pygments pyparsing pyproject-hooks pyre-extensions pytest pytest-benchmark pytest-cov pytest-mock pytest-timeout pytest-xdist python-dateutil pytorch-lightning pyyaml regex requests rich sacrebleu safetensors scikit-build-core scikit-image scikit-learn scipy seaborn sentencepiece sentence-transformers setuptools shellingham simplejson six sortedcontainers statsmodels sympy tabulate tensorboard tensorboard-data-server tensorstore threadpoolctl tifffile tiktoken timm tokenizers toolz torch torchaudio torchdiffeq torch-geometric torchmetrics torchvision tqdm transformers treescope triton typer typing-extensions typing-inspect urllib3 uvloop wadler-lindig werkzeug wheel wrapt xarray xxhash yarl zipp"}
+    HAVE=${GPU_IMAGE_PACKAGES:-"absl-py accelerate aiofiles aiohappyeyeballs aiohttp aiosignal annotated-doc anyio \
+attrs botorch build certifi charset-normalizer chex click cloudpickle cmake colorama contourpy coverage cuda-bindings \
+cuda-core cuda-pathfinder cuda-toolkit cupy-cuda13x cycler cython diffrax e3nn einops equinox etils execnet filelock \
+flatbuffers flax fonttools formulaic frozenlist fsspec gpytorch grpcio h11 h5py hf-xet httpcore httpx huggingface-hub \
+humanize hypothesis idna imageio iniconfig interface-meta jax jax-cuda13-pjrt jax-cuda13-plugin jaxlib jaxtyping \
+jinja2 joblib kiwisolver lazy-loader lightning lightning-utilities linear-operator lineax llvmlite lxml markdown \
+markdown-it-py markupsafe matplotlib mdurl meson ml-dtypes mpi4py mpmath msgpack multidict multipledispatch \
+mypy-extensions nanobind narwhals networkx ninja numba numba-cuda numpy numpyro nvidia-cublas nvidia-cuda-cupti \
+nvidia-cuda-nvrtc nvidia-cuda-runtime nvidia-cudnn-cu13 nvidia-cufft nvidia-cufile nvidia-curand nvidia-cusolver \
+nvidia-cusparse nvidia-cusparselt-cu13 nvidia-ml-py nvidia-nccl-cu13 nvidia-nvjitlink nvidia-nvshmem-cu13 nvidia-nvtx \
+onnx onnx-ir onnxruntime onnxscript opencv-python-headless optax opt-einsum opt-einsum-fx optimistix orbax-checkpoint \
+packaging pandas pathspec patsy peft pillow pip pluggy portalocker prometheus-client propcache protobuf psutil pyarrow \
+pybind11 py-cpuinfo pygments pyparsing pyproject-hooks pyre-extensions pytest pytest-benchmark pytest-cov pytest-mock \
+pytest-timeout pytest-xdist python-dateutil pytorch-lightning pyyaml regex requests rich sacrebleu safetensors \
+scikit-build-core scikit-image scikit-learn scipy seaborn sentencepiece sentence-transformers setuptools shellingham \
+simplejson six sortedcontainers statsmodels sympy tabulate tensorboard tensorboard-data-server tensorstore \
+threadpoolctl tifffile tiktoken timm tokenizers toolz torch torchaudio torchdiffeq torch-geometric torchmetrics \
+torchvision tqdm transformers treescope triton typer typing-extensions typing-inspect urllib3 uvloop wadler-lindig \
+werkzeug wheel wrapt xarray xxhash yarl zipp"}
     tmpd=$(mktemp -d)
-    "$PY" -m pip install --dry-run --ignore-installed --quiet "${PLAT[@]}" --target "$tmpd/t" --report "$tmpd/report.json" "${REQS[@]}" || exit 1
+    "$PY" -m pip install --dry-run --ignore-installed --quiet "${PLAT[@]}" --target "$tmpd/t" \
+        --report "$tmpd/report.json" "${REQS[@]}" || exit 1
     "$PY" - "$tmpd/report.json" "$HAVE" > "$tmpd/want.txt" <<'EOF' || exit 1
 import json, re, sys
 have = {re.sub(r'[-_.]+', '-', n).lower() for n in sys.argv[2].split()}
@@ -88,7 +112,10 @@ fi
 # ---------------------------------------------------------------- the steps: name|timeout s|command
 CTC=${CTCLIP_DIR:+--ctclip $CTCLIP_DIR}
 STEPS=(
-  "env|30|nvidia-smi; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; $PY -c 'import torch, ct_classifier; print(\"torch\", torch.__version__, \"CUDA\", torch.version.cuda, \"cuDNN\", torch.backends.cudnn.version(), \"device\", torch.cuda.get_device_name(0), \"ct_classifier\", ct_classifier.__version__)'"
+  "env|30|nvidia-smi; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; \
+$PY -c 'import torch, ct_classifier; print(\"torch\", torch.__version__, \"CUDA\", torch.version.cuda, \"cuDNN\", \
+torch.backends.cudnn.version(), \"device\", torch.cuda.get_device_name(0), \"ct_classifier\", \
+ct_classifier.__version__)'"
   "ctvit_bf16|90|$PY bench/bench_ctvit.py --device cuda --dtype bf16 --batch 1 --repeat 5 --rounds 1"
   "ctvit_fp32|90|$PY bench/bench_ctvit.py --device cuda --dtype float32 --batch 1 --repeat 5 --rounds 1"
   "ctvit_bf16_b4|90|$PY bench/bench_ctvit.py --device cuda --dtype bf16 --batch 4 --repeat 3 --rounds 1"
@@ -101,7 +128,9 @@ STEPS=(
   "explain|120|$PY bench/bench_explain.py --device cuda --volumes 8 --occ-volumes 1 --repeats 1"
   "notebooks|240|NOTEBOOKS"
 )
-NO_GPU_SIDE="bench_data.py (pandas: cleaning and sampling), bench_evaluation.py (numpy bootstrap), bench_synthetic.py (numpy phantoms), bench_hpo.py (CPU trainings at equal compute), compare_ctvit.py (needs a CT-CLIP checkout: python bench/compare_ctvit.py --ctclip PATH --full)"
+NO_GPU_SIDE="bench_data.py (pandas: cleaning and sampling), bench_evaluation.py (numpy bootstrap), "
+NO_GPU_SIDE+="bench_synthetic.py (numpy phantoms), bench_hpo.py (CPU trainings at equal compute), "
+NO_GPU_SIDE+="compare_ctvit.py (needs a CT-CLIP checkout: python bench/compare_ctvit.py --ctclip PATH --full)"
 
 gpu_notebooks() { # notebooks with a code cell whose directives include `#| gpu`
     "$PY" - <<'EOF'
@@ -112,14 +141,17 @@ for f in sorted(pathlib.Path('nbs').glob('*.ipynb')):
         if any(l.replace(' ', '') == '#|gpu' for l in src[:5]): print(f); break
 EOF
 }
-nbdev_test_cmd() { # the console script on PATH, else the one beside the interpreter (never `python -c`: nbdev's call_parse would ignore the arguments)
+nbdev_test_cmd() { # the console script on PATH, else the one beside the interpreter
+    # (never `python -c`: nbdev's call_parse would ignore the arguments)
     if command -v nbdev_test >/dev/null 2>&1; then echo nbdev_test; return; fi
-    "$PY" -c 'import os, sys; print(os.path.join(os.path.dirname(sys.executable), "nbdev_test"))' 2>/dev/null || echo nbdev_test
+    "$PY" -c 'import os, sys; print(os.path.join(os.path.dirname(sys.executable), "nbdev_test"))' 2>/dev/null \
+        || echo nbdev_test
 }
 wanted() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 
 if [ "$DRY" = 1 ]; then
-    echo "gpu_check.sh --dry-run: the steps it would run (name, timeout, command), budget ${BUDGET} s; results -> $RESULTS"
+    echo "gpu_check.sh --dry-run: the steps it would run (name, timeout, command)," \
+         "budget ${BUDGET} s; results -> $RESULTS"
     for s in "${STEPS[@]}"; do
         IFS='|' read -r name to cmd <<< "$s"; wanted "$name" || continue
         if [ "$cmd" = NOTEBOOKS ]; then
@@ -132,7 +164,8 @@ fi
 
 # ---------------------------------------------------------------- no GPU: nothing to measure
 # (GPU_CHECK_ASSUME_GPU=1 runs the steps anyway: the run-book's test of this script's bookkeeping on a CPU machine)
-if [ "${GPU_CHECK_ASSUME_GPU:-0}" != 1 ] && ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+if [ "${GPU_CHECK_ASSUME_GPU:-0}" != 1 ] \
+    && ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     why=$("$PY" -c 'import torch; print(f"torch {torch.__version__}, CUDA build {torch.version.cuda}")' 2>&1 | tail -1)
     echo "gpu_check.sh: no GPU: torch.cuda.is_available() is False ($why), so there is nothing to measure."
     echo "Run it on a machine with an NVIDIA GPU and a CUDA build of torch; --dry-run prints what it would run."
@@ -146,7 +179,8 @@ RAW="${RESULTS%.txt}_logs.txt"
 mkdir -p "$(dirname "$RESULTS")"
 : > "$RESULTS"; : > "$RAW"
 say() { echo "$*" >> "$RESULTS"; }
-say "# gpu_check.sh results, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(hostname), git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+say "# gpu_check.sh results, $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(hostname)," \
+    "git $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 say "# budget ${BUDGET} s; raw logs of every step: $RAW"
 say "# no GPU side (not run here): $NO_GPU_SIDE"
 say ""
@@ -172,8 +206,10 @@ run_step() { # name timeout command...
     t1=$(date +%s.%N)
     kill "$smi_pid" 2>/dev/null; wait "$smi_pid" 2>/dev/null
     peak=$(peak_smi "$smi")
-    case $rc in 0) status=OK ;; 124|137) status="FAILED: timed out after ${to} s" ;; *) status="FAILED: exit code $rc" ;; esac
-    say "## $name: $status ($(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s, timeout ${to} s; nvidia-smi peak memory.used ${peak})"
+    case $rc in 0) status=OK ;; 124|137) status="FAILED: timed out after ${to} s" ;;
+        *) status="FAILED: exit code $rc" ;; esac
+    say "## $name: $status ($(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s," \
+        "timeout ${to} s; nvidia-smi peak memory.used ${peak})"
     say "\$ $cmd"
     grep -i 'peak GPU memory' "$log" | sed 's/^/  /' >> "$RESULTS"
     tail -n 25 "$log" | sed 's/^/    /' >> "$RESULTS"
@@ -186,7 +222,12 @@ for s in "${STEPS[@]}"; do
     if [ "$cmd" = NOTEBOOKS ]; then
         nbs=$(gpu_notebooks); nbt=$(nbdev_test_cmd)
         # each notebook in its own process, in parallel, 4 CPU threads each; the step fails if any fails
-        cmd="rc=0; for nb in $(echo $nbs); do (OMP_NUM_THREADS=4 $nbt --flags gpu --path \$nb > $LOGDIR/nb_\$(basename \$nb).log 2>&1; echo \$? > $LOGDIR/nb_\$(basename \$nb).rc) & done; wait; for nb in $(echo $nbs); do echo \"----- \$nb\"; cat $LOGDIR/nb_\$(basename \$nb).log; done; for nb in $(echo $nbs); do r=\$(cat $LOGDIR/nb_\$(basename \$nb).rc); echo \"\$nb: \$([ \"\$r\" = 0 ] && echo passed || echo FAILED, exit code \$r)\"; [ \"\$r\" = 0 ] || rc=1; done; exit \$rc"
+        cmd="rc=0; for nb in $(echo $nbs); do (OMP_NUM_THREADS=4 $nbt --flags gpu --path \$nb"
+        cmd+=" > $LOGDIR/nb_\$(basename \$nb).log 2>&1; echo \$? > $LOGDIR/nb_\$(basename \$nb).rc) & done; wait;"
+        cmd+=" for nb in $(echo $nbs); do echo \"----- \$nb\"; cat $LOGDIR/nb_\$(basename \$nb).log; done;"
+        cmd+=" for nb in $(echo $nbs); do r=\$(cat $LOGDIR/nb_\$(basename \$nb).rc);"
+        cmd+=" echo \"\$nb: \$([ \"\$r\" = 0 ] && echo passed || echo FAILED, exit code \$r)\";"
+        cmd+=" [ \"\$r\" = 0 ] || rc=1; done; exit \$rc"
     fi
     run_step "$name" "$to" "$cmd"
     if [ "$name" = notebooks ]; then # each notebook's own verdict, also when the step timed out
@@ -202,7 +243,8 @@ done
 
 TOTAL=$(( $(date +%s) - START ))
 say "# total wall time: ${TOTAL} s (budget ${BUDGET} s)"
-say "# steps: $(grep -c '^## .*: OK' "$RESULTS") OK, $(grep -c '^## .*: FAILED' "$RESULTS") failed, $(grep -c '^## .*: SKIPPED' "$RESULTS") skipped"
+say "# steps: $(grep -c '^## .*: OK' "$RESULTS") OK, $(grep -c '^## .*: FAILED' "$RESULTS") failed," \
+    "$(grep -c '^## .*: SKIPPED' "$RESULTS") skipped"
 echo "----- summary (the whole results: $RESULTS; raw logs: $RAW)"
 grep -E '^## |^  .*peak GPU memory|^  notebook |^# total|^# steps' "$RESULTS"
 rm -rf "$LOGDIR"
