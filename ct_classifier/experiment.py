@@ -32,7 +32,7 @@ from .models import create_model
 from .losses import FocalLoss, class_weights
 from .training import Trainer, read_checkpoint
 from .precision import resolve_precision
-from .distributed import close_distributed, init_distributed, rank_and_world, run_on_main
+from .distributed import close_distributed, init_distributed, run_on_main
 
 # %% ../nbs/06b_experiment.ipynb #28e07ae4
 from .provenance import record_run_identity

@@ -8,7 +8,6 @@ __all__ = ['search_space', 'suggest_params', 'apply_params', 'hpo_stages', 'prom
 
 # %% ../nbs/08_hpo.ipynb #7bee5cd2
 import gc, math, os, re, socket, subprocess, sys, time, warnings
-from copy import deepcopy
 from pathlib import Path
 
 import pandas as pd

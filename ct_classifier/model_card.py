@@ -11,12 +11,10 @@ import copy, hashlib, math
 from pathlib import Path
 
 import pandas as pd
-import torch
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from safetensors.torch import load_file, save_file
 
 from .metrics import run_caveats
-from .core import LABELS
 from .files import atomic_path, check_output_file, read_csv_file, read_json_file, save_json, save_text
 from .runtime import pick_device
 from .script import Param, call_parse

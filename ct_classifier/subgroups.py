@@ -8,7 +8,7 @@ __all__ = ['SUBGROUP_ATTRIBUTES', 'subgroup_labels', 'read_subgroups', 'Subgroup
 
 # %% ../nbs/07e_subgroups.ipynb #60f87234
 import json, warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

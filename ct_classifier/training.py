@@ -6,7 +6,7 @@
 __all__ = ['epoch_order', 'StopTraining', 'Trainer', 'predict_dataset', 'distributed_predict', 'read_checkpoint']
 
 # %% ../nbs/06_training.ipynb #8b0d493a
-import contextlib, logging, math, pickle, platform, random, signal, subprocess
+import contextlib, logging, math, platform, signal, subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
