@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Lists every exported line over 120 characters (a line holding a URL excepted) with the notebook cell it comes from,
-and every such line of the scripts in `.ci/` and `bench/`; exits 1 if there is one. What nbdev writes itself is not code from a notebook and is not read: `_modidx.py` (its
-index) and the first line of each module's `__all__` (nbdev wraps the list at 120 characters, then puts `__all__ = `
-in front of it: nbdev/maker.py, `TextWrapper(width=120)`).
+and every such line of the scripts in `.ci/` and `bench/`; exits 1 if there is one.
+What nbdev writes itself is not code from a notebook and is not read: `_modidx.py` (its index) and the first line of
+each module's `__all__` (nbdev wraps the list at 120 characters, then puts `__all__ = ` in front of it: nbdev/maker.py,
+`TextWrapper(width=120)`).
 Usage: python .ci/long_lines.py [FILE ...]   (default: every module of ct_classifier/, then the scripts)"""
 import re, sys
 from pathlib import Path
@@ -25,7 +26,8 @@ def long_lines(path: Path) -> list[str]:
 
 if __name__ == '__main__':
     modules = [p for p in sorted(package.glob('*.py')) if p.name != '_modidx.py']
-    scripts = sorted(p for folder in ('.ci', 'bench') for p in (root/folder).iterdir() if p.suffix in ('', '.py', '.sh'))
+    in_folders = [p for folder in ('.ci', 'bench') for p in (root/folder).iterdir()]
+    scripts = sorted(p for p in in_folders if p.suffix in ('', '.py', '.sh'))
     paths = [Path(p).resolve() for p in sys.argv[1:]] or modules + [p for p in scripts if p.is_file()]
     found = [f for p in paths for f in long_lines(p)]
     print(*found, sep='\n') if found else None
