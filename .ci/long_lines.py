@@ -14,13 +14,14 @@ package = root/'ct_classifier'
 
 def long_lines(path: Path) -> list[str]:
     "One line per line of `path` over LIMIT characters: file:line (the notebook cell, for a module): length."
-    found, cell = [], '?'
+    found, cell, module = [], '?', path.parent.name == package.name
     for number, line in enumerate(path.read_text().splitlines(), 1):
         marker = re.match(r'# %% (\S+\.ipynb) #?(\S+)', line)
         if marker: cell = f'{Path(marker[1]).name}, cell id {marker[2]}'
-        generated = line.startswith('__all__ = ') and path.parent == package
+        generated = line.startswith('__all__ = ') and module
         if len(line) > LIMIT and not generated and not re.search(r'https?://', line):
-            where = f'{path.name}:{number} ({cell})' if path.parent == package else f'{path.relative_to(root)}:{number}'
+            shown = path.relative_to(root) if path.is_relative_to(root) else path
+            where = f'{path.name}:{number} ({cell})' if module else f'{shown}:{number}'
             found.append(f'{where}: {len(line)} characters')
     return found
 
@@ -28,7 +29,7 @@ if __name__ == '__main__':
     modules = [p for p in sorted(package.glob('*.py')) if p.name != '_modidx.py']
     in_folders = [p for folder in ('.ci', 'bench') for p in (root/folder).iterdir()]
     scripts = sorted(p for p in in_folders if p.suffix in ('', '.py', '.sh'))
-    paths = [Path(p).resolve() for p in sys.argv[1:]] or modules + [p for p in scripts if p.is_file()]
+    paths = [p for p in [Path(a).resolve() for a in sys.argv[1:]] or modules + scripts if p.is_file()]
     found = [f for p in paths for f in long_lines(p)]
     print(*found, sep='\n') if found else None
     print(f'{len(found)} lines over {LIMIT} characters in {len(paths)} files (modules and scripts)')
