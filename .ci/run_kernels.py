@@ -164,7 +164,8 @@ def main():
     with ThreadPoolExecutor(a.workers) as ex:
         for ok, line in ex.map(lambda p: run(p, set(a.flags.split()), tst_flags, a.timeout), nbs):
             print(('ok   ' if ok else 'FAIL ') + line, flush=True); results.append(ok)
-    changed = [name for name, was in before.items() if package_files().get(name) != was]
+    after = package_files()
+    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
     if changed: # a notebook rewrote the package under the others: their imports may have read half a file
         print(f"FAIL ct_classifier: {len(changed)} files rewritten while the notebooks ran: {', '.join(changed[:5])}")
         results.append(False)
