@@ -27,9 +27,11 @@ def long_lines(path: Path) -> list[str]:
 
 if __name__ == '__main__':
     modules = [p for p in sorted(package.glob('*.py')) if p.name != '_modidx.py']
-    in_folders = [p for folder in ('.ci', 'bench') for p in (root/folder).iterdir()]
+    in_folders = [p for folder in ('.ci', 'bench') for p in (root/folder).iterdir() if p.is_file()]
     scripts = sorted(p for p in in_folders if p.suffix in ('', '.py', '.sh'))
-    paths = [p for p in [Path(a).resolve() for a in sys.argv[1:]] or modules + scripts if p.is_file()]
+    paths = [Path(a).resolve() for a in sys.argv[1:]] or modules + scripts
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing: sys.exit(f'{missing[0]}: not a file; expected a module or a script to check')
     found = [f for p in paths for f in long_lines(p)]
     print(*found, sep='\n') if found else None
     print(f'{len(found)} lines over {LIMIT} characters in {len(paths)} files (modules and scripts)')

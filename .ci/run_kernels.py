@@ -139,7 +139,8 @@ def run(path: Path, flags: set, tst_flags: set, timeout: int) -> tuple:
 
 def package_files() -> dict:
     "Each file of the package → (size, modification time in ns): what a notebook that rewrote it would change."
-    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted((ROOT/'ct_classifier').glob('*.py'))}
+    stats = {p.name: p.stat() for p in sorted((ROOT/'ct_classifier').glob('*.py'))}
+    return {name: (s.st_size, s.st_mtime_ns) for name, s in stats.items()}
 
 
 def main():

@@ -11,11 +11,10 @@ rev=$(git rev-parse --verify --quiet "$1^{commit}") \
 old=$(mktemp -d)
 trap 'git worktree remove --force "$old" > /dev/null 2>&1; rm -rf "$old"' EXIT
 git worktree add --detach -q "$old" "$rev" || exit 1
-echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores," \
-     "$(grep -o -m1 -w 'avx512f' /proc/cpuinfo || grep -o -m1 -w avx2 /proc/cpuinfo)"
+echo "machine: $(cd bench && python -c 'from _fresh import cpu_line; print(", ".join(cpu_line()))')"
 run() { # a benchmark and its arguments, on both sides
-  for side in "$rev" HEAD; do
-    dir=$old; [ "$side" = HEAD ] && dir=$PWD
+  for side in "$rev" "this tree"; do
+    dir=$old; [ "$side" = "this tree" ] && dir=$PWD
     echo "== $side: python bench/$* ($(date +%T), load $(cut -d' ' -f1-3 /proc/loadavg))"
     (cd "$dir" && PYTHONPATH="$dir" python "bench/$1" "${@:2}" 2>&1 | tail -8)
   done

@@ -38,9 +38,9 @@ def fast_linear(x:torch.Tensor, # (..., in_features)
                 bias:torch.Tensor|None=None, # (out_features,)
                ) -> torch.Tensor:
     "`F.linear(x, weight, bias)`; through oneDNN's float32 kernel on the CPU when no gradient is needed."
-    any_requires_grad = x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)
     if (x.device.type == 'cpu' and x.dtype == weight.dtype == torch.float32
-        and not (torch.is_grad_enabled() and any_requires_grad)
+        and not (torch.is_grad_enabled()
+                 and (x.requires_grad or weight.requires_grad or (bias is not None and bias.requires_grad)))
         and not _cpu_autocast() and _onednn_linear_ok()):
         return torch.ops.mkldnn._linear_pointwise(x, weight, bias, 'none', [], '')
     return F.linear(x, weight, bias)

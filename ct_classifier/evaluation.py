@@ -19,7 +19,7 @@ from scipy.stats import norm, rankdata
 
 from .core import LABELS
 from .files import atomic_write
-from .metrics import METRICS, auroc_from_ranks, operating_points, youden_thresholds
+from .metrics import METRICS, operating_points, youden_thresholds
 
 # %% ../nbs/07_evaluation.ipynb #2266258b
 EVAL_METRICS = (*METRICS[:1], 'auprc', *METRICS[1:], 'precision', 'f1', 'brier', 'ece') # the columns of `evaluate`
@@ -404,14 +404,14 @@ def delong_test(probs_a, # (N, C) one model's probabilities
     pa, y, names = _inputs(probs_a, labels, names)
     pb, _, _ = _inputs(probs_b, labels, names)
     ranks = np.stack([rankdata(pa, axis=0), rankdata(pb, axis=0)]) # (2, N, C): each model's average ranks per label
-    aurocs = np.stack([auroc_from_ranks(r, y) for r in ranks]) # (2, C): `metrics.auroc`'s kernel, the mean of v10
     rows = []
     for j in range(y.shape[1]):
         pos = y[:, j] == 1; m, n = pos.sum(), (~pos).sum()
         if m < 2 or n < 2: rows.append([np.nan]*6); continue
-        x, tz, auc = np.stack([pa[:, j], pb[:, j]]), ranks[:, :, j], aurocs[:, j]
+        x, tz = np.stack([pa[:, j], pb[:, j]]), ranks[:, :, j]
         v10 = (tz[:, pos] - rankdata(x[:, pos], axis=1))/n # per positive: the share of negatives below it
         v01 = 1 - (tz[:, ~pos] - rankdata(x[:, ~pos], axis=1))/m # per negative: the share of positives above it
+        auc = v10.mean(1) # the two AUROCs: the mean of the components the variance needs anyway
         S = np.cov(v10)/m + np.cov(v01)/n
         se = np.sqrt(max(S[0, 0] + S[1, 1] - 2*S[0, 1], 0.))
         d = auc[0] - auc[1]

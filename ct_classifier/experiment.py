@@ -292,10 +292,10 @@ def _train(cfg, run_dir, state, info, progress, hpo_fraction, new_run) -> Traine
                       ema=train_cfg.ema, amp=precision, augment=augment, metric=train_cfg.metric,
                       patience=train_cfg.patience, seed=cfg.seed, device=info.device, workers=train_cfg.workers,
                       run_dir=run_dir, checkpoint_every=train_cfg.checkpoint_every or None, progress=progress)
-    params = trainer.opt.param_groups[0]['params']
-    what = 'the head on stored latents' if train_cfg.from_latents else f'{model_cfg.family}-{model_cfg.variant}'
-    count = f'{len(params)} trainable tensors, {sum(p.numel() for p in params):,} parameters'
-    if not trainer.rank: _LOG.info(f"training {what}: {count}")
+    if not trainer.rank: # what trains, said once
+        params = trainer.opt.param_groups[0]['params']
+        what = 'the head on stored latents' if train_cfg.from_latents else f'{model_cfg.family}-{model_cfg.variant}'
+        _LOG.info(f"training {what}: {len(params)} trainable tensors, {sum(p.numel() for p in params):,} parameters")
     if state is not None: trainer.load_checkpoint(run_dir/'last_checkpoint.pth', state)
     wandb_run = log_to_wandb(trainer, cfg) if train_cfg.wandb and not trainer.rank else None # one W&B run: rank 0's
     trainer.fit()
@@ -321,14 +321,16 @@ def latent_datasets(cfg:Config, # the experiment (`paths.embeddings_dir`, `devic
 
 # %% ../nbs/06b_experiment.ipynb #93861d23
 _RESUME_HELP = 'continue a run: its folder, or alone the newest run under paths.output_dir'
+_CONFIG_HELP = 'YAML experiment config (default: the embedded quick experiment, paths in the current folder)'
 
 @call_parse
-def ctc_train(config:str=None, # YAML experiment config (default: the embedded quick experiment, in the current folder)
+def ctc_train(config:Param(_CONFIG_HELP, str)=None,
               resume:Param(_RESUME_HELP, str, nargs='?', const='latest')=None,
               allow_config_change:Param("with --resume: continue although the run's config.yaml was edited since it "
                                         'started (not its model); recorded in the run', store_true)=False,
              ):
-    "Train the model of an experiment config: prepares what is missing, resumes exactly; data-parallel under torchrun."
+    ("Train the model of an experiment config; prepares what is missing, writes a run folder, resumes exactly; "
+     "data-parallel under torchrun.")
     cfg = load_config(config) if config else default_config()
     check_experiment(cfg, config or '<quick config>')
     run = None

@@ -291,9 +291,10 @@ def ctc_infer(model:Param(_MODEL_HELP, str, required=True)=None,
                             ours=_is_predictions_csv, what='predictions CSV')
     predictor = load_run(model, config, device)
     caveats = check_finished(predictor, allow_incomplete) # a stopped run: refused, or said in every row and the summary
-    names = predictor.labels
-    asked = list(names) if explain == 'all' else [l for l in (explain or '').split(',') if l.strip()]
-    want = [names[i] for i in label_indices(asked, names)] if explain else []
+    want = [] # the labels to map
+    if explain:
+        asked = list(predictor.labels) if explain == 'all' else [l for l in explain.split(',') if l.strip()]
+        want = [predictor.labels[i] for i in label_indices(asked, predictor.labels)]
     df = predict(predictor, files, batch_size, progress=True, metadata=metadata, rescale=rescale, workers=workers,
                  max_voxels=max_voxels)
     predicted_files = [Path(p) for p, s in zip(df.path, df.status) if s == 'ok']

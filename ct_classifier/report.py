@@ -151,7 +151,7 @@ def _report(ev, loaded, run, split, folder) -> str:
     return '\n'.join([
         f'<!-- written by {REPORT_MARK}; rerun the command to replace it -->',
         f'# Evaluation of `{run.name}` on `{split.name}`', '',
-        f'**Macro AUROC {f(table.loc["macro", "auroc"])}**{ci}; macro AUPRC {f(table.loc["macro", "auprc"])}.', '',
+        f'**Macro AUROC {f(macro["auroc"])}**{ci}; macro AUPRC {f(macro["auprc"])}.', '',
         *[f'**{c}.**\n' for c in ev.caveats], # what these numbers are not (`run_caveats`)
         f'- model: `{loaded.weights}` ({model_cfg.family}-{model_cfg.variant}, profile `{loaded.profile.name}`)',
         f'- split: `{split}`: {len(ev.probs)} volumes of {ev.n_patients} patients',
@@ -314,7 +314,8 @@ def ctc_evaluate(run:Param(_RUN_HELP, str, required=True)=None,
                  age_bands:Param('age band edges in years, e.g. 40,60,75 (with --by age)', str)=None,
                  thickness_bands:Param('slice-spacing band edges in mm, e.g. 1.5,3 (with --by thickness)', str)=None,
                  allow_incomplete:Param(_INCOMPLETE_HELP, store_true)=False):
-    "Evaluate a trained run on a split: report, metrics CSV and JSON, per-volume predictions and plots, in its folder."
+    ("Evaluate a trained run on a split: markdown report, metrics CSV and JSON, per-volume predictions and plots, "
+     "in the run folder.")
     attributes = tuple(a.strip() for a in by.split(',') if a.strip()) if by else ()
     bands = dict(age_bands=_numbers('--age-bands', age_bands, (40, 60, 75)),
                  thickness_bands=_numbers('--thickness-bands', thickness_bands, (1.5, 3.0)))

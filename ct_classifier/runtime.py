@@ -74,8 +74,8 @@ def pick_device(prefer:str|None=None, # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps'; 
         if not torch.cuda.is_available():
             raise ValueError(f"device {prefer!r} asked for, but torch.cuda.is_available() is False "
                                f"(torch {torch.__version__}: a CPU build, or no GPU visible)")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            visible = torch.cuda.device_count()
+        visible = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= visible:
             raise ValueError(f"device {prefer!r} asked for, but only {visible} CUDA device(s) are visible")
     if dev.type == 'mps' and not _mps_available():
         raise ValueError(f"device {prefer!r} asked for, but MPS is not available")

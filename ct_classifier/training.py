@@ -104,10 +104,11 @@ class Trainer:
         self.loss_fn = (self.loss_fn or FocalLoss()).to(self.device)
         self.model = self.model.to(self.device)
         self._net = self.model # trains; under torchrun DistributedDataParallel wraps it (`model` stays the module)
-        if self.world > 1 and self.device.type == 'cuda': # on this process's GPU
-            gpu = self.device.index if self.device.index is not None else torch.cuda.current_device()
-            self._net = DistributedDataParallel(self.model, device_ids=[gpu])
-        elif self.world > 1: self._net = DistributedDataParallel(self.model, device_ids=None)
+        if self.world > 1:
+            gpu_ids = None # on the CPU: none
+            if self.device.type == 'cuda': # this process's GPU
+                gpu_ids = [self.device.index if self.device.index is not None else torch.cuda.current_device()]
+            self._net = DistributedDataParallel(self.model, device_ids=gpu_ids)
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params: raise ValueError('the model has no trainable parameter')
         self.opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
@@ -345,8 +346,9 @@ def _keep_if_best(self:Trainer, rec:dict):
 @patch
 def _save_epoch(self:Trainer):
     "With a `run_dir`: the checkpoint (every process takes part) and, on rank 0, the histories."
-    if self.run_dir: self.save_checkpoint()
-    if self.run_dir and self.rank == 0: self.write_history()
+    if not self.run_dir: return
+    self.save_checkpoint()
+    if self.rank == 0: self.write_history()
 
 @patch
 def _show_epoch(self:Trainer, rec:dict):

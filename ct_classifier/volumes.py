@@ -267,9 +267,8 @@ def load_volume(path:str|Path, # a `.nii.gz` or `.nii` file, or a folder of one 
     probed, complete = (NiftiStream.probe(path) if path.name.endswith('.nii.gz') else None) or (None, False)
     if path.is_file(): _check_size(path, _declared_shape(path, probed), max_voxels)
     # streamed: a complete integer file whose affine is finite and already LPS; anything else is read whole
-    lps_affine = complete and np.isfinite(probed[3]).all() and nib.aff2axcodes(probed[3]) == LPS
-    streamable = lps_affine and probed[1].kind in 'iu'
-    if lazy and streamable:
+    streamable = lazy and complete and probed[1].kind in 'iu'
+    if streamable and np.isfinite(probed[3]).all() and nib.aff2axcodes(probed[3]) == LPS:
         shape, dt, off, affine, zooms, scl = probed
         ops = _rescale_ops(path, row, rescale, scl, notes)
         _check_dtype(path, dt, ops)
